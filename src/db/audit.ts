@@ -1,0 +1,110 @@
+import { newId } from "../crypto/random";
+
+/** What happened, for the append-only audit trail. `type` is dotted: `challenge.created`, `device.revoked`… */
+export interface AuditInput {
+  appId: string;
+  type: string;
+  outcome?: string | null;
+  userId?: string | null;
+  enrollmentId?: string | null;
+  deviceId?: string | null;
+  challengeId?: string | null;
+  ip?: string | null;
+  detail?: Record<string, unknown> | null;
+  at: number;
+}
+
+export interface AuditRow {
+  seq: number;
+  id: string;
+  type: string;
+  outcome: string | null;
+  user_id: string | null;
+  enrollment_id: string | null;
+  device_id: string | null;
+  challenge_id: string | null;
+  ip: string | null;
+  detail: string | null;
+  created_at: number;
+}
+
+const INSERT_COLUMNS =
+  "id, app_id, type, outcome, user_id, enrollment_id, device_id, challenge_id, ip, detail, created_at";
+
+function values(e: AuditInput): unknown[] {
+  return [
+    newId("evt"),
+    e.appId,
+    e.type,
+    e.outcome ?? null,
+    e.userId ?? null,
+    e.enrollmentId ?? null,
+    e.deviceId ?? null,
+    e.challengeId ?? null,
+    e.ip ?? null,
+    e.detail ? JSON.stringify(e.detail) : null,
+    e.at,
+  ];
+}
+
+/** An audit insert to put in the same `db.batch()` as the change it records, so both land or neither. */
+export function auditInsert(db: D1Database, e: AuditInput): D1PreparedStatement {
+  return db
+    .prepare(
+      `INSERT INTO audit_events (${INSERT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)`,
+    )
+    .bind(...values(e));
+}
+
+/**
+ * An audit insert that only happens when `guardSql` (a boolean SQL expression over ?12…) holds, evaluated
+ * inside the same transaction: used where a preceding conditional UPDATE may have matched nothing.
+ */
+export function auditInsertIf(
+  db: D1Database,
+  e: AuditInput,
+  guardSql: string,
+  guardParams: unknown[],
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `INSERT INTO audit_events (${INSERT_COLUMNS})
+       SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 WHERE ${guardSql}`,
+    )
+    .bind(...values(e), ...guardParams);
+}
+
+export interface AuditFilter {
+  userId?: string | undefined;
+  type?: string | undefined;
+  outcome?: string | undefined;
+  since?: number | undefined;
+  until?: number | undefined;
+  /** Exclusive upper bound on seq: the cursor. */
+  beforeSeq?: number | undefined;
+  limit: number;
+}
+
+/** Newest first, keyset-paginated on seq (no OFFSET), always scoped to one application. */
+export async function listAudit(db: D1Database, appId: string, f: AuditFilter): Promise<AuditRow[]> {
+  const where = ["app_id = ?1"];
+  const params: unknown[] = [appId];
+  const add = (sql: string, value: unknown) => {
+    params.push(value);
+    where.push(sql.replace("?", `?${params.length}`));
+  };
+  if (f.userId !== undefined) add("user_id = ?", f.userId);
+  if (f.type !== undefined) add("type = ?", f.type);
+  if (f.outcome !== undefined) add("outcome = ?", f.outcome);
+  if (f.since !== undefined) add("created_at >= ?", f.since);
+  if (f.until !== undefined) add("created_at < ?", f.until);
+  if (f.beforeSeq !== undefined) add("seq < ?", f.beforeSeq);
+  params.push(f.limit);
+  const sql = `SELECT seq, id, type, outcome, user_id, enrollment_id, device_id, challenge_id, ip, detail, created_at
+    FROM audit_events WHERE ${where.join(" AND ")} ORDER BY seq DESC LIMIT ?${params.length}`;
+  const { results } = await db
+    .prepare(sql)
+    .bind(...params)
+    .all<AuditRow>();
+  return results;
+}

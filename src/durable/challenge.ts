@@ -1,0 +1,341 @@
+import { DurableObject } from "cloudflare:workers";
+import { fromB64url, fromHex } from "../crypto/encoding";
+import { sha256, timingSafeEqual } from "../crypto/hash";
+import { auditInsert, auditInsertIf } from "../db/audit";
+import type { ChallengeStatus } from "../db/challenges";
+import type { Env } from "../env";
+
+/** Wrong answers a challenge tolerates before it fails for good. */
+export const MAX_WRONG_ANSWERS = 3;
+/** How long a finished challenge's state stays in its object before the D1 row alone answers for it. */
+export const RETAIN_AFTER_RESOLUTION_MS = 24 * 60 * 60 * 1000;
+
+export interface ChallengeInit {
+  id: string;
+  appId: string;
+  userId: string;
+  context: Record<string, string>;
+  createdAt: number;
+  expiresAt: number;
+  /** SHA-256 of the 32 entropy bytes: the object never needs the entropy itself. */
+  entropyHash: string;
+  deliveries: { deviceId: string; ciphertext: string }[];
+  ip: string | null;
+}
+
+export interface ChallengeView {
+  id: string;
+  userId: string;
+  status: ChallengeStatus;
+  context: Record<string, string>;
+  createdAt: number;
+  expiresAt: number;
+  resolvedAt: number | null;
+  deviceId: string | null;
+  reason: string | null;
+}
+
+interface Stored extends ChallengeView {
+  appId: string;
+  entropyHash: string;
+  deviceIds: string[];
+  wrongAnswers: number;
+}
+
+// Flat shapes rather than unions: RPC's type mapping collapses discriminated unions.
+export interface RespondResult {
+  kind: "resolved" | "not_found" | "closed" | "wrong_entropy";
+  view: ChallengeView | null;
+  attemptsLeft: number;
+}
+
+export interface CancelResult {
+  kind: "cancelled" | "not_found" | "closed";
+  view: ChallengeView | null;
+}
+
+export interface RespondInput {
+  appId: string;
+  deviceId: string;
+  entropy: string;
+  decision: "approve" | "deny";
+  reason: string | null;
+  ip: string | null;
+}
+
+const STATE_KEY = "state";
+
+/**
+ * One object per challenge: the single writer of its state. It holds the entropy hash, enforces expiry
+ * with its alarm (not the clock of whoever reads later), serialises answers so exactly one wins, and
+ * wakes long-polls the moment the state changes.
+ */
+export class ChallengeObject extends DurableObject<Env> {
+  #state: Stored | null | undefined;
+  #waiters = new Set<() => void>();
+  // Answers, cancels and the alarm all await D1; this chain keeps them from interleaving.
+  #queue: Promise<unknown> = Promise.resolve();
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #load(): Promise<Stored | null> {
+    if (this.#state === undefined) this.#state = (await this.ctx.storage.get<Stored>(STATE_KEY)) ?? null;
+    return this.#state;
+  }
+
+  async create(init: ChallengeInit): Promise<ChallengeView> {
+    return this.#serial(async () => {
+      if (await this.#load()) throw new Error("challenge object already initialised");
+      const state: Stored = {
+        id: init.id,
+        appId: init.appId,
+        userId: init.userId,
+        status: "pending",
+        context: init.context,
+        createdAt: init.createdAt,
+        expiresAt: init.expiresAt,
+        resolvedAt: null,
+        deviceId: null,
+        reason: null,
+        entropyHash: init.entropyHash,
+        deviceIds: init.deliveries.map((d) => d.deviceId),
+        wrongAnswers: 0,
+      };
+      // Our own state and alarm first: if D1 then fails we roll back, and if we die in between the alarm
+      // still expires whatever D1 holds.
+      await this.ctx.storage.put(STATE_KEY, state);
+      await this.ctx.storage.setAlarm(init.expiresAt);
+      const db = this.env.DB;
+      try {
+        await db.batch([
+          db
+            .prepare(
+              `INSERT INTO challenges (id, app_id, user_id, status, context, created_at, expires_at)
+               VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6)`,
+            )
+            .bind(
+              init.id,
+              init.appId,
+              init.userId,
+              JSON.stringify(init.context),
+              init.createdAt,
+              init.expiresAt,
+            ),
+          ...init.deliveries.map((d) =>
+            db
+              .prepare(
+                "INSERT INTO challenge_deliveries (challenge_id, device_id, ciphertext) VALUES (?1, ?2, ?3)",
+              )
+              .bind(init.id, d.deviceId, d.ciphertext),
+          ),
+          auditInsert(db, {
+            appId: init.appId,
+            type: "challenge.created",
+            outcome: "pending",
+            userId: init.userId,
+            challengeId: init.id,
+            ip: init.ip,
+            detail: { devices: state.deviceIds.length, expires_at: new Date(init.expiresAt).toISOString() },
+            at: init.createdAt,
+          }),
+        ]);
+      } catch (err) {
+        await this.ctx.storage.deleteAll();
+        await this.ctx.storage.deleteAlarm();
+        this.#state = null;
+        throw err;
+      }
+      this.#state = state;
+      return view(state);
+    });
+  }
+
+  /** The challenge as its application sees it; null when it does not exist or belongs to another app. */
+  async get(appId: string): Promise<ChallengeView | null> {
+    const state = await this.#expireIfDue();
+    return state && state.appId === appId ? view(state) : null;
+  }
+
+  /** Like get, but while pending waits up to `ms` for the state to change. */
+  async wait(appId: string, ms: number): Promise<ChallengeView | null> {
+    const state = await this.#expireIfDue();
+    if (!state || state.appId !== appId) return null;
+    if (state.status !== "pending" || ms <= 0) return view(state);
+    const deadline = Math.min(ms, state.expiresAt - Date.now() + 50);
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, deadline));
+      this.#waiters.add(done);
+    });
+    const after = await this.#expireIfDue();
+    return after ? view(after) : null;
+  }
+
+  async respond(input: RespondInput): Promise<RespondResult> {
+    return this.#serial(async () => {
+      const state = await this.#expireIfDueLocked();
+      if (!state || state.appId !== input.appId || !state.deviceIds.includes(input.deviceId)) {
+        return { kind: "not_found", view: null, attemptsLeft: 0 };
+      }
+      if (state.status !== "pending") return { kind: "closed", view: view(state), attemptsLeft: 0 };
+
+      let submitted: Uint8Array;
+      try {
+        submitted = fromB64url(input.entropy);
+      } catch {
+        submitted = new Uint8Array(0);
+      }
+      const expected = fromHex(state.entropyHash);
+      const matches = timingSafeEqual(await sha256(submitted), expected);
+      if (!matches) {
+        const wrong = state.wrongAnswers + 1;
+        if (wrong >= MAX_WRONG_ANSWERS) {
+          await this.#resolve(state, "failed", {
+            deviceId: input.deviceId,
+            reason: "too_many_wrong_answers",
+            ip: input.ip,
+          });
+          return { kind: "closed", view: view(state), attemptsLeft: 0 };
+        }
+        state.wrongAnswers = wrong;
+        await this.ctx.storage.put(STATE_KEY, state);
+        return { kind: "wrong_entropy", attemptsLeft: MAX_WRONG_ANSWERS - wrong, view: view(state) };
+      }
+      const outcome = input.decision === "approve" ? "approved" : "denied";
+      await this.#resolve(state, outcome, { deviceId: input.deviceId, reason: input.reason, ip: input.ip });
+      return { kind: "resolved", view: view(state), attemptsLeft: MAX_WRONG_ANSWERS - state.wrongAnswers };
+    });
+  }
+
+  async cancel(appId: string, ip: string | null): Promise<CancelResult> {
+    return this.#serial(async () => {
+      const state = await this.#expireIfDueLocked();
+      if (!state || state.appId !== appId) return { kind: "not_found", view: null };
+      if (state.status !== "pending") return { kind: "closed", view: view(state) };
+      await this.#resolve(state, "cancelled", { deviceId: null, reason: null, ip });
+      return { kind: "cancelled", view: view(state) };
+    });
+  }
+
+  override async alarm(): Promise<void> {
+    await this.#serial(async () => {
+      const state = await this.#load();
+      if (!state) return;
+      if (state.status === "pending") {
+        if (Date.now() < state.expiresAt) {
+          await this.ctx.storage.setAlarm(state.expiresAt);
+          return;
+        }
+        await this.#resolve(state, "expired", { deviceId: null, reason: null, ip: null });
+        return;
+      }
+      if (state.resolvedAt !== null && Date.now() >= state.resolvedAt + RETAIN_AFTER_RESOLUTION_MS) {
+        await this.ctx.storage.deleteAll();
+        this.#state = null;
+      } else if (state.resolvedAt !== null) {
+        await this.ctx.storage.setAlarm(state.resolvedAt + RETAIN_AFTER_RESOLUTION_MS);
+      }
+    });
+  }
+
+  async #expireIfDue(): Promise<Stored | null> {
+    const state = await this.#load();
+    if (state?.status === "pending" && Date.now() >= state.expiresAt) {
+      return this.#serial(() => this.#expireIfDueLocked());
+    }
+    return state;
+  }
+
+  async #expireIfDueLocked(): Promise<Stored | null> {
+    const state = await this.#load();
+    if (state?.status === "pending" && Date.now() >= state.expiresAt) {
+      await this.#resolve(state, "expired", { deviceId: null, reason: null, ip: null });
+    }
+    return state;
+  }
+
+  /**
+   * Moves a pending challenge to a final state: D1 (summary row + audit row, one transaction) first, then
+   * our own storage. If D1 fails the call fails and nothing changes, so the answer can be retried.
+   */
+  async #resolve(
+    state: Stored,
+    status: Exclude<ChallengeStatus, "pending">,
+    by: { deviceId: string | null; reason: string | null; ip: string | null },
+  ): Promise<void> {
+    const at = Date.now();
+    const db = this.env.DB;
+    const [update] = await db.batch([
+      db
+        .prepare(
+          `UPDATE challenges SET status = ?1, resolved_at = ?2, device_id = ?3, reason = ?4
+           WHERE id = ?5 AND app_id = ?6 AND status = 'pending'`,
+        )
+        .bind(status, at, by.deviceId, by.reason, state.id, state.appId),
+      // Guarded so a retried resolution never writes a second outcome row.
+      auditInsertIf(
+        db,
+        {
+          appId: state.appId,
+          type: "challenge.resolved",
+          outcome: status,
+          userId: state.userId,
+          challengeId: state.id,
+          deviceId: by.deviceId,
+          ip: by.ip,
+          detail: by.reason
+            ? { reason: by.reason, wrong_answers: state.wrongAnswers }
+            : { wrong_answers: state.wrongAnswers },
+          at,
+        },
+        "EXISTS (SELECT 1 FROM challenges WHERE id = ?12 AND status = ?13 AND resolved_at = ?14)",
+        [state.id, status, at],
+      ),
+    ]);
+    if (update && update.meta.changes === 0) {
+      // D1 already holds an outcome (an earlier attempt landed there but not here): adopt it.
+      const row = await db
+        .prepare("SELECT status, resolved_at, device_id, reason FROM challenges WHERE id = ?1")
+        .bind(state.id)
+        .first<{
+          status: ChallengeStatus;
+          resolved_at: number | null;
+          device_id: string | null;
+          reason: string | null;
+        }>();
+      if (row && row.status !== "pending") {
+        status = row.status as Exclude<ChallengeStatus, "pending">;
+        by = { deviceId: row.device_id, reason: row.reason, ip: by.ip };
+      }
+    }
+    state.status = status;
+    state.resolvedAt = at;
+    state.deviceId = by.deviceId;
+    state.reason = by.reason;
+    await this.ctx.storage.put(STATE_KEY, state);
+    await this.ctx.storage.setAlarm(at + RETAIN_AFTER_RESOLUTION_MS);
+    for (const wake of [...this.#waiters]) wake();
+  }
+}
+
+function view(s: Stored): ChallengeView {
+  return {
+    id: s.id,
+    userId: s.userId,
+    status: s.status,
+    context: s.context,
+    createdAt: s.createdAt,
+    expiresAt: s.expiresAt,
+    resolvedAt: s.resolvedAt,
+    deviceId: s.deviceId,
+    reason: s.reason,
+  };
+}

@@ -1,0 +1,22 @@
+import type { ChallengeObject } from "./durable/challenge";
+
+/** Bindings declared in wrangler.toml. */
+export interface Env {
+  DB: D1Database;
+  API_KEYS: KVNamespace;
+  CHALLENGES: DurableObjectNamespace<ChallengeObject>;
+  /** Public origin for QR codes; empty means the origin of the incoming request. */
+  PUBLIC_URL?: string;
+}
+
+declare global {
+  namespace Cloudflare {
+    interface Env {
+      DB: D1Database;
+      API_KEYS: KVNamespace;
+      CHALLENGES: DurableObjectNamespace<ChallengeObject>;
+      PUBLIC_URL?: string;
+      TEST_MIGRATIONS: import("@cloudflare/vitest-pool-workers").D1Migration[];
+    }
+  }
+}

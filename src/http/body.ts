@@ -1,0 +1,102 @@
+import type { z } from "zod";
+import { badRequest, type FieldError, Problem } from "./problem";
+
+/** Every JSON body the API accepts is small; anything larger is refused before it is parsed. */
+export const MAX_BODY_BYTES = 16 * 1024;
+
+const tooLarge = () =>
+  new Problem(
+    413,
+    "body-too-large",
+    "Body too large",
+    `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`,
+  );
+
+async function readLimited(request: Request): Promise<string> {
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > MAX_BODY_BYTES) throw tooLarge();
+  if (!request.body) return "";
+  // Count bytes as they stream: content-length may be absent (chunked) or wrong.
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > MAX_BODY_BYTES) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.byteLength;
+  }
+  try {
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    throw badRequest("The request body is not valid UTF-8.");
+  }
+}
+
+export function zodFieldErrors(error: z.ZodError): FieldError[] {
+  return error.issues.map((issue) => ({
+    field: issue.path.length ? issue.path.join(".") : "(body)",
+    message: issue.message,
+  }));
+}
+
+function invalid(where: string, error: z.ZodError) {
+  const errors = zodFieldErrors(error);
+  const first = errors[0];
+  const detail = first ? `${first.field}: ${first.message}` : `The ${where} is invalid.`;
+  return badRequest(detail, errors);
+}
+
+/** Parses and validates a JSON body; an empty body is treated as `{}` so optional-only calls work. */
+export async function readJson<S extends z.ZodType>(request: Request, schema: S): Promise<z.output<S>> {
+  const type = request.headers.get("content-type");
+  const text = await readLimited(request);
+  if (type && !/^application\/([a-z.+-]*\+)?json\b/i.test(type) && text.trim() !== "") {
+    throw new Problem(
+      415,
+      "unsupported-media-type",
+      "Unsupported media type",
+      "Send the body as JSON with content-type: application/json.",
+    );
+  }
+  let data: unknown = {};
+  if (text.trim() !== "") {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      throw badRequest("The request body is not valid JSON.");
+    }
+  }
+  const parsed = schema.safeParse(data);
+  if (!parsed.success) throw invalid("body", parsed.error);
+  return parsed.data;
+}
+
+/** Validates query parameters (first value of each name) against a schema. */
+export function readQuery<S extends z.ZodType>(request: Request, schema: S): z.output<S> {
+  const params = Object.fromEntries(new URL(request.url).searchParams);
+  const parsed = schema.safeParse(params);
+  if (!parsed.success) throw invalid("query string", parsed.error);
+  return parsed.data;
+}
+
+/** JSON response with the conventional headers. */
+export function json(data: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(data), {
+    status,
+    headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", ...headers },
+  });
+}
+
+export const iso = (ms: number | null | undefined): string | null =>
+  ms === null || ms === undefined ? null : new Date(ms).toISOString();

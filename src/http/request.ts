@@ -1,0 +1,37 @@
+import type { IRequest } from "itty-router";
+import type { Env } from "../env";
+import { badRequest, notFound } from "./problem";
+
+export type Handler = (request: IRequest, env: Env, ctx: ExecutionContext) => Promise<Response>;
+
+/** Long-polls never outlive a client's or a proxy's patience. */
+export const MAX_WAIT_SECONDS = 25;
+
+/** The client's address as Cloudflare reports it; absent locally unless a proxy sets it. */
+export const clientIp = (request: Request): string | null => request.headers.get("cf-connecting-ip");
+
+const ID_SHAPE = /^[0-9a-hjkmnp-tv-z]{26}$/;
+
+/** A path id of the expected type, or a 404: a malformed id names nothing, just like an unknown one. */
+export function pathId(request: IRequest, name: string, prefix: string, what: string): string {
+  const raw = request.params[name] ?? "";
+  const [p, rest] = raw.split("_", 2);
+  if (p !== prefix || rest === undefined || !ID_SHAPE.test(rest) || raw.length !== prefix.length + 27) {
+    throw notFound(what);
+  }
+  return raw;
+}
+
+/** A percent-decoded path segment (user ids may hold characters that must be escaped in a URL). */
+export function pathText(request: IRequest, name: string): string {
+  try {
+    return decodeURIComponent(request.params[name] ?? "");
+  } catch {
+    throw badRequest(`The path segment for ${name} is not valid percent-encoding.`);
+  }
+}
+
+/** The origin written into QR codes: configured, or else the one the request arrived on. */
+export function publicOrigin(request: Request, env: Env): string {
+  return env.PUBLIC_URL ? env.PUBLIC_URL.replace(/\/+$/, "") : new URL(request.url).origin;
+}

@@ -1,0 +1,81 @@
+import { type IRequest, Router } from "itty-router";
+import type { Env } from "./env";
+import { json } from "./http/body";
+import { Problem, problemResponse, toErrorResponse } from "./http/problem";
+import type { Handler } from "./http/request";
+import * as audit from "./routes/audit";
+import * as challenges from "./routes/challenges";
+import * as deviceChallenges from "./routes/deviceChallenges";
+import * as deviceEnrollment from "./routes/deviceEnrollment";
+import * as devices from "./routes/devices";
+import * as enrollments from "./routes/enrollments";
+
+export { ChallengeObject } from "./durable/challenge";
+
+const routes: [method: string, path: string, handler: Handler][] = [
+  ["GET", "/", async () => json({ service: "encrypxon", api: "v1", status: "ok" })],
+  ["POST", "/v1/enrollments", enrollments.create],
+  ["GET", "/v1/enrollments/:id", enrollments.get],
+  ["DELETE", "/v1/enrollments/:id", enrollments.cancel],
+  ["GET", "/v1/enrollments/:id/qr.svg", enrollments.qrSvg],
+  ["GET", "/v1/users/:user_id/devices", devices.listForUser],
+  ["DELETE", "/v1/devices/:id", devices.revoke],
+  ["POST", "/v1/challenges", challenges.create],
+  ["GET", "/v1/challenges/:id", challenges.get],
+  ["DELETE", "/v1/challenges/:id", challenges.cancel],
+  ["GET", "/v1/audit", audit.list],
+  ["POST", "/v1/device/enroll", deviceEnrollment.enroll],
+  ["POST", "/v1/device/activate", deviceEnrollment.activate],
+  ["GET", "/v1/device/challenges", deviceChallenges.list],
+  ["POST", "/v1/device/challenges/:id/response", deviceChallenges.respond],
+  ["DELETE", "/v1/device", deviceChallenges.removeSelf],
+];
+
+const router = Router<IRequest, [Env, ExecutionContext]>({
+  // Our own choke point: itty's default would copy internal error messages into the response.
+  catch: (err, request) => toErrorResponse(err, request),
+});
+for (const [method, path, handler] of routes) {
+  router[method.toLowerCase() as "get" | "post" | "delete"](path, handler);
+}
+router.all("*", (request) => {
+  const path = new URL(request.url).pathname;
+  const allowed = router.routes
+    .filter(([method, pattern]) => method !== "ALL" && pattern.test(path))
+    .map(([method]) => method);
+  if (allowed.length === 0) {
+    throw new Problem(404, "not-found", "Not found", `There is no ${path} in this API.`);
+  }
+  throw new Problem(
+    405,
+    "method-not-allowed",
+    "Method not allowed",
+    `${path} accepts ${allowed.join(", ")}.`,
+    {
+      headers: { allow: allowed.join(", ") },
+    },
+  );
+});
+
+const SECURITY_HEADERS: Record<string, string> = {
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "strict-transport-security": "max-age=31536000; includeSubDomains",
+  "x-frame-options": "DENY",
+};
+
+export default {
+  async fetch(request, env, ctx): Promise<Response> {
+    let response: Response;
+    try {
+      response =
+        (await router.fetch(request, env, ctx)) ??
+        problemResponse(new Problem(404, "not-found", "Not found", "Not found."));
+    } catch (err) {
+      response = toErrorResponse(err, request);
+    }
+    const headers = new Headers(response.headers);
+    for (const [k, v] of Object.entries(SECURITY_HEADERS)) if (!headers.has(k)) headers.set(k, v);
+    return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+  },
+} satisfies ExportedHandler<Env>;

@@ -1,0 +1,95 @@
+import { authenticateApp } from "../auth/apiKey";
+import { b64url } from "../crypto/encoding";
+import { challengePlaintext, encryptForDevice, importStoredKey } from "../crypto/encrypt";
+import { sha256Hex } from "../crypto/hash";
+import { newId, randomBytes } from "../crypto/random";
+import { challengeForApp } from "../db/challenges";
+import { activeDevicesOfUser } from "../db/devices";
+import type { ChallengeView } from "../durable/challenge";
+import type { Env } from "../env";
+import { json, readJson, readQuery } from "../http/body";
+import { conflict, notFound, Problem } from "../http/problem";
+import { clientIp, type Handler, pathId } from "../http/request";
+import { createChallenge, waitQuery } from "../schemas";
+import { challengeJson, challengeRowView } from "./views";
+
+export const DEFAULT_CHALLENGE_TTL_SECONDS = 120;
+
+const stubFor = (env: Env, id: string) => env.CHALLENGES.get(env.CHALLENGES.idFromName(id));
+
+export const create: Handler = async (request, env) => {
+  const caller = await authenticateApp(request, env);
+  const body = await readJson(request, createChallenge);
+  const devices = await activeDevicesOfUser(env.DB, caller.appId, body.user_id);
+  if (devices.length === 0) {
+    throw new Problem(
+      422,
+      "no-active-device",
+      "No active device",
+      "This user has no active device. Enroll one first with POST /v1/enrollments.",
+    );
+  }
+  const now = Date.now();
+  const id = newId("chl");
+  const expiresAt = now + (body.ttl_seconds ?? DEFAULT_CHALLENGE_TTL_SECONDS) * 1000;
+  const entropy = randomBytes(32);
+  const plaintext = challengePlaintext({
+    cid: id,
+    entropy: b64url(entropy),
+    exp: Math.floor(expiresAt / 1000),
+  });
+  const deliveries = await Promise.all(
+    devices.map(async (d) => ({
+      deviceId: d.id,
+      ciphertext: b64url(
+        await encryptForDevice(d.key_format, await importStoredKey(d.key_format, d.public_key), plaintext),
+      ),
+    })),
+  );
+  const stub = stubFor(env, id);
+  let view: ChallengeView = await stub.create({
+    id,
+    appId: caller.appId,
+    userId: body.user_id,
+    context: body.context ?? {},
+    createdAt: now,
+    expiresAt,
+    entropyHash: await sha256Hex(entropy),
+    deliveries,
+    ip: clientIp(request),
+  });
+  if (body.wait_seconds) view = (await stub.wait(caller.appId, body.wait_seconds * 1000)) ?? view;
+  return json({ ...challengeJson(view), devices: deliveries.length }, 201, {
+    location: `/v1/challenges/${id}`,
+  });
+};
+
+export const get: Handler = async (request, env) => {
+  const caller = await authenticateApp(request, env);
+  const id = pathId(request, "id", "chl", "challenge");
+  const { wait } = readQuery(request, waitQuery);
+  const live = await stubFor(env, id).wait(caller.appId, (wait ?? 0) * 1000);
+  if (live) return json(challengeJson(live));
+  // Long-finished challenges leave their object; the D1 summary row still answers for them.
+  const row = await challengeForApp(env.DB, caller.appId, id);
+  if (!row) throw notFound("challenge");
+  return json(challengeJson(challengeRowView(row)));
+};
+
+export const cancel: Handler = async (request, env) => {
+  const caller = await authenticateApp(request, env);
+  const id = pathId(request, "id", "chl", "challenge");
+  const result = await stubFor(env, id).cancel(caller.appId, clientIp(request));
+  if (result.kind === "not_found" || !result.view) throw notFound("challenge");
+  if (result.kind === "closed") {
+    throw conflict(
+      "challenge-closed",
+      "Challenge closed",
+      `The challenge is already ${result.view.status}.`,
+      {
+        challenge_status: result.view.status,
+      },
+    );
+  }
+  return json(challengeJson(result.view));
+};

@@ -1,0 +1,81 @@
+import { authenticateDevice } from "../auth/deviceToken";
+import { auditInsert } from "../db/audit";
+import { pendingForDevice } from "../db/challenges";
+import { iso, json, readJson } from "../http/body";
+import { conflict, notFound, Problem } from "../http/problem";
+import { clientIp, type Handler, pathId } from "../http/request";
+import { deviceResponse } from "../schemas";
+import { challengeJson } from "./views";
+
+/** Pending challenges for the calling device, each with the ciphertext made for its key. */
+export const list: Handler = async (request, env) => {
+  const device = await authenticateDevice(request, env);
+  const rows = await pendingForDevice(env.DB, device.app_id, device.id, Date.now());
+  return json({
+    object: "list",
+    data: rows.map((r) => ({
+      id: r.id,
+      object: "device_challenge",
+      key_format: device.key_format,
+      ciphertext: r.ciphertext,
+      context: JSON.parse(r.context) as Record<string, unknown>,
+      created_at: iso(r.created_at),
+      expires_at: iso(r.expires_at),
+    })),
+  });
+};
+
+export const respond: Handler = async (request, env) => {
+  const device = await authenticateDevice(request, env);
+  const id = pathId(request, "id", "chl", "challenge");
+  const body = await readJson(request, deviceResponse);
+  const stub = env.CHALLENGES.get(env.CHALLENGES.idFromName(id));
+  const result = await stub.respond({
+    appId: device.app_id,
+    deviceId: device.id,
+    entropy: body.entropy,
+    decision: body.decision,
+    reason: body.reason ?? null,
+    ip: clientIp(request),
+  });
+  if (result.kind === "not_found" || !result.view) throw notFound("challenge");
+  switch (result.kind) {
+    case "resolved":
+      return json(challengeJson(result.view));
+    case "closed":
+      throw conflict("challenge-closed", "Challenge closed", `The challenge is ${result.view.status}.`, {
+        challenge_status: result.view.status,
+      });
+    case "wrong_entropy":
+      throw new Problem(
+        422,
+        "wrong-entropy",
+        "Wrong entropy",
+        `The entropy does not match this challenge; ${result.attemptsLeft} attempt(s) left before it fails.`,
+        { extra: { attempts_left: result.attemptsLeft } },
+      );
+  }
+};
+
+/** The device removes itself (the app uninstalled, the user reset the phone). */
+export const removeSelf: Handler = async (request, env) => {
+  const device = await authenticateDevice(request, env);
+  const now = Date.now();
+  const db = env.DB;
+  await db.batch([
+    db
+      .prepare("UPDATE devices SET status = 'revoked', revoked_at = ?2 WHERE id = ?1 AND status = 'active'")
+      .bind(device.id, now),
+    auditInsert(db, {
+      appId: device.app_id,
+      type: "device.revoked",
+      outcome: "revoked",
+      userId: device.user_id,
+      deviceId: device.id,
+      ip: clientIp(request),
+      detail: { by: "device" },
+      at: now,
+    }),
+  ]);
+  return new Response(null, { status: 204 });
+};

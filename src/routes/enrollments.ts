@@ -1,0 +1,150 @@
+import { renderSVG } from "uqr";
+import { authenticateApp } from "../auth/apiKey";
+import { sha256Hex } from "../crypto/hash";
+import { newId, newSecret } from "../crypto/random";
+import { appName } from "../db/apiKeys";
+import { auditInsert, auditInsertIf } from "../db/audit";
+import { enrollmentByCodeHash, enrollmentForApp, enrollmentStatus } from "../db/enrollments";
+import { json, readJson, readQuery } from "../http/body";
+import { conflict, notFound } from "../http/problem";
+import { clientIp, type Handler, pathId, publicOrigin } from "../http/request";
+import { createEnrollment, waitQuery } from "../schemas";
+import { enrollmentJson } from "./views";
+
+export const DEFAULT_ENROLLMENT_TTL_SECONDS = 600;
+const POLL_INTERVAL_MS = 250;
+
+export function enrollmentUri(origin: string, code: string, app: string, userLabel: string): string {
+  const q = new URLSearchParams({ v: "1", url: origin, code, app, user: userLabel });
+  return `encrypxon://enroll?${q.toString()}`;
+}
+
+export const create: Handler = async (request, env) => {
+  const caller = await authenticateApp(request, env);
+  const body = await readJson(request, createEnrollment);
+  const now = Date.now();
+  const id = newId("enr");
+  const code = newSecret("enc_");
+  const expiresAt = now + (body.ttl_seconds ?? DEFAULT_ENROLLMENT_TTL_SECONDS) * 1000;
+  const label = body.user_label ?? body.user_id;
+  const db = env.DB;
+  await db.batch([
+    db
+      .prepare(
+        `INSERT INTO enrollments (id, app_id, user_id, user_label, code_hash, status, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7)`,
+      )
+      .bind(id, caller.appId, body.user_id, body.user_label ?? null, await sha256Hex(code), now, expiresAt),
+    auditInsert(db, {
+      appId: caller.appId,
+      type: "enrollment.created",
+      outcome: "pending",
+      userId: body.user_id,
+      enrollmentId: id,
+      ip: clientIp(request),
+      at: now,
+    }),
+  ]);
+  const origin = publicOrigin(request, env);
+  const name = (await appName(db, caller.appId)) ?? caller.appId;
+  const row = await enrollmentForApp(db, caller.appId, id);
+  if (!row) throw new Error("enrollment vanished after insert");
+  return json(
+    {
+      ...enrollmentJson(row, now),
+      // The code appears only here, once; the server keeps its hash.
+      enrollment_uri: enrollmentUri(origin, code, name, label),
+      qr_svg_url: `${origin}/v1/enrollments/${id}/qr.svg?code=${encodeURIComponent(code)}`,
+    },
+    201,
+    { location: `/v1/enrollments/${id}` },
+  );
+};
+
+export const get: Handler = async (request, env) => {
+  const caller = await authenticateApp(request, env);
+  const id = pathId(request, "id", "enr", "enrollment");
+  const { wait } = readQuery(request, waitQuery);
+  const deadline = Date.now() + (wait ?? 0) * 1000;
+  let row = await enrollmentForApp(env.DB, caller.appId, id);
+  if (!row) throw notFound("enrollment");
+  // Enrollment completion is rare and user-paced, so a short D1 poll is enough for a long-poll here.
+  while (enrollmentStatus(row, Date.now()) === "pending" && Date.now() + POLL_INTERVAL_MS < deadline) {
+    await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
+    row = (await enrollmentForApp(env.DB, caller.appId, id)) ?? row;
+  }
+  return json(enrollmentJson(row, Date.now()));
+};
+
+/**
+ * The QR image. The enrollment code in the query string is the capability (it is what the QR shows), so
+ * the URL works as an <img src> on the login page; it stops working once the code is used or expires.
+ */
+export const qrSvg: Handler = async (request, env) => {
+  const id = pathId(request, "id", "enr", "enrollment");
+  const code = new URL(request.url).searchParams.get("code") ?? "";
+  if (!/^enc_[A-Za-z0-9_-]{43}$/.test(code)) throw notFound("enrollment");
+  const row = await enrollmentByCodeHash(env.DB, await sha256Hex(code));
+  const now = Date.now();
+  if (!row || row.id !== id || row.status !== "pending" || now >= row.expires_at)
+    throw notFound("enrollment");
+  const name = (await appName(env.DB, row.app_id)) ?? row.app_id;
+  const uri = enrollmentUri(publicOrigin(request, env), code, name, row.user_label ?? row.user_id);
+  const svg = renderSVG(uri, { ecc: "M", border: 2, pixelSize: 6 });
+  return new Response(svg, {
+    headers: {
+      "content-type": "image/svg+xml",
+      "cache-control": "no-store",
+      "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'",
+      "x-content-type-options": "nosniff",
+    },
+  });
+};
+
+export const cancel: Handler = async (request, env) => {
+  const caller = await authenticateApp(request, env);
+  const id = pathId(request, "id", "enr", "enrollment");
+  const row = await enrollmentForApp(env.DB, caller.appId, id);
+  if (!row) throw notFound("enrollment");
+  const now = Date.now();
+  const status = enrollmentStatus(row, now);
+  if (status !== "pending") {
+    throw conflict("enrollment-closed", "Enrollment closed", `The enrollment is already ${status}.`, {
+      enrollment_status: status,
+    });
+  }
+  const db = env.DB;
+  const [update] = await db.batch([
+    db
+      .prepare(
+        `UPDATE enrollments SET status = 'cancelled', completed_at = ?3
+         WHERE id = ?1 AND app_id = ?2 AND status IN ('pending', 'claimed')`,
+      )
+      .bind(id, caller.appId, now),
+    // A device that claimed the code but has not activated is dropped with it.
+    db
+      .prepare(
+        "UPDATE devices SET status = 'revoked', revoked_at = ?2 WHERE enrollment_id = ?1 AND status = 'pending'",
+      )
+      .bind(id, now),
+    auditInsertIf(
+      db,
+      {
+        appId: caller.appId,
+        type: "enrollment.cancelled",
+        outcome: "cancelled",
+        userId: row.user_id,
+        enrollmentId: id,
+        ip: clientIp(request),
+        at: now,
+      },
+      "EXISTS (SELECT 1 FROM enrollments WHERE id = ?12 AND status = 'cancelled' AND completed_at = ?13)",
+      [id, now],
+    ),
+  ]);
+  if (!update || update.meta.changes === 0) {
+    throw conflict("enrollment-closed", "Enrollment closed", "The enrollment was completed meanwhile.");
+  }
+  const after = await enrollmentForApp(db, caller.appId, id);
+  return json(enrollmentJson(after ?? row, now));
+};

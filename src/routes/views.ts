@@ -1,0 +1,83 @@
+import type { AuditRow } from "../db/audit";
+import type { ChallengeRow } from "../db/challenges";
+import type { DeviceSummary } from "../db/devices";
+import { type EnrollmentRow, enrollmentStatus } from "../db/enrollments";
+import type { ChallengeView } from "../durable/challenge";
+import { iso } from "../http/body";
+
+// The wire shapes of the API, in one place: snake_case, ISO-8601 UTC, no secrets or key material.
+
+export function enrollmentJson(row: EnrollmentRow, now: number) {
+  return {
+    id: row.id,
+    object: "enrollment",
+    user_id: row.user_id,
+    user_label: row.user_label,
+    status: enrollmentStatus(row, now),
+    device_id: row.status === "completed" ? row.device_id : null,
+    created_at: iso(row.created_at),
+    expires_at: iso(row.expires_at),
+    completed_at: iso(row.completed_at),
+  };
+}
+
+export function deviceJson(d: DeviceSummary) {
+  return {
+    id: d.id,
+    object: "device",
+    user_id: d.user_id,
+    name: d.name,
+    platform: d.platform,
+    key_format: d.key_format,
+    status: d.status,
+    enrollment_id: d.enrollment_id,
+    created_at: iso(d.created_at),
+    activated_at: iso(d.activated_at),
+    revoked_at: iso(d.revoked_at),
+  };
+}
+
+export function challengeJson(v: ChallengeView) {
+  return {
+    id: v.id,
+    object: "challenge",
+    user_id: v.userId,
+    status: v.status,
+    context: v.context,
+    created_at: iso(v.createdAt),
+    expires_at: iso(v.expiresAt),
+    resolved_at: iso(v.resolvedAt),
+    device_id: v.deviceId,
+    reason: v.reason,
+  };
+}
+
+export function challengeRowView(row: ChallengeRow): ChallengeView {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    status: row.status,
+    context: JSON.parse(row.context) as Record<string, string>,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    resolvedAt: row.resolved_at,
+    deviceId: row.device_id,
+    reason: row.reason,
+  };
+}
+
+export function auditJson(row: AuditRow) {
+  return {
+    id: row.id,
+    object: "audit_event",
+    type: row.type,
+    outcome: row.outcome,
+    user_id: row.user_id,
+    enrollment_id: row.enrollment_id,
+    device_id: row.device_id,
+    challenge_id: row.challenge_id,
+    ip: row.ip,
+    detail: row.detail ? (JSON.parse(row.detail) as Record<string, unknown>) : null,
+    created_at: iso(row.created_at),
+  };
+}

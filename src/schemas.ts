@@ -1,0 +1,73 @@
+import { z } from "zod";
+import { KEY_FORMATS } from "./crypto/keys";
+import { MAX_WAIT_SECONDS } from "./http/request";
+
+// No control characters: these strings end up on a phone screen and in audit exports.
+const printable = (max: number) =>
+  z
+    .string()
+    .max(max, `must be at most ${max} characters`)
+    .regex(/^[^\p{Cc}]*$/u, "must not contain control characters");
+
+export const userId = printable(256).min(1, "must not be empty");
+
+export const challengeContext = z.strictObject({
+  title: printable(100).optional(),
+  message: printable(500).optional(),
+  ip: printable(64).optional(),
+  location: printable(100).optional(),
+  user_agent: printable(300).optional(),
+});
+
+export const createEnrollment = z.strictObject({
+  user_id: userId,
+  user_label: printable(100).optional(),
+  ttl_seconds: z.number().int().min(60).max(3600).optional(),
+});
+
+export const createChallenge = z.strictObject({
+  user_id: userId,
+  context: challengeContext.optional(),
+  ttl_seconds: z.number().int().min(10).max(600).optional(),
+  wait_seconds: z.number().int().min(0).max(MAX_WAIT_SECONDS).optional(),
+});
+
+export const waitQuery = z.object({
+  wait: z.coerce
+    .number({ error: "must be a number of seconds" })
+    .int("must be a whole number of seconds")
+    .min(0)
+    .max(MAX_WAIT_SECONDS)
+    .optional(),
+});
+
+export const deviceEnroll = z.strictObject({
+  code: z.string().min(1).max(200),
+  key_format: z.enum(KEY_FORMATS),
+  public_key: z.union([z.string().max(2000), z.record(z.string(), z.unknown())]),
+  name: printable(100).optional(),
+  platform: printable(50).optional(),
+});
+
+export const deviceActivate = z.strictObject({
+  device_id: z.string().max(64),
+  device_token: z.string().max(200),
+});
+
+export const deviceResponse = z.strictObject({
+  entropy: z.string().min(1).max(200),
+  decision: z.enum(["approve", "deny"]),
+  reason: printable(200).optional(),
+});
+
+const timestamp = z.iso.datetime({ offset: true, error: "must be an ISO-8601 timestamp" });
+
+export const auditQuery = z.object({
+  user_id: userId.optional(),
+  type: z.string().max(64).optional(),
+  outcome: z.string().max(32).optional(),
+  since: timestamp.optional(),
+  until: timestamp.optional(),
+  limit: z.coerce.number({ error: "must be a number" }).int().min(1).max(200).optional(),
+  cursor: z.string().max(64).optional(),
+});

@@ -1,0 +1,113 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { answer, call, createApp, enrollDevice, expectProblem, type Json } from "./helpers";
+
+describe("audit trail", () => {
+  it("records every step of enrollment and of each 2FA request", async () => {
+    const app = await createApp();
+    const device = await enrollDevice(app, "mia");
+    const approved = await call("POST", "/v1/challenges", { key: app.apiKey, body: { user_id: "mia" } });
+    await answer(device, approved.body.id, "approve");
+    const cancelled = await call("POST", "/v1/challenges", { key: app.apiKey, body: { user_id: "mia" } });
+    await call("DELETE", `/v1/challenges/${cancelled.body.id}`, { key: app.apiKey });
+
+    const res = await call("GET", "/v1/audit", { key: app.apiKey });
+    const types = (res.body.data as Json[]).map((e) => `${e.type}:${e.outcome}`).reverse();
+    expect(types).toEqual([
+      "enrollment.created:pending",
+      "device.enrolled:pending",
+      "device.activated:active",
+      "enrollment.completed:completed",
+      "challenge.created:pending",
+      "challenge.resolved:approved",
+      "challenge.created:pending",
+      "challenge.resolved:cancelled",
+    ]);
+    const resolved = (res.body.data as Json[]).find((e) => e.outcome === "approved");
+    expect(resolved).toMatchObject({
+      challenge_id: approved.body.id,
+      device_id: device.deviceId,
+      user_id: "mia",
+    });
+    expect(resolved.id).toMatch(/^evt_/);
+  });
+
+  it("filters by user, type, outcome and time", async () => {
+    const app = await createApp();
+    await enrollDevice(app, "u1");
+    await enrollDevice(app, "u2");
+    const byUser = await call("GET", "/v1/audit?user_id=u2", { key: app.apiKey });
+    expect(byUser.body.data.length).toBe(4);
+    expect(new Set((byUser.body.data as Json[]).map((e) => e.user_id))).toEqual(new Set(["u2"]));
+    const byType = await call("GET", "/v1/audit?type=device.activated", { key: app.apiKey });
+    expect(byType.body.data.length).toBe(2);
+    const byOutcome = await call("GET", "/v1/audit?outcome=completed", { key: app.apiKey });
+    expect(byOutcome.body.data.length).toBe(2);
+    const future = new Date(Date.now() + 60_000).toISOString();
+    expect((await call("GET", `/v1/audit?since=${future}`, { key: app.apiKey })).body.data).toEqual([]);
+    expect((await call("GET", `/v1/audit?until=${future}`, { key: app.apiKey })).body.data.length).toBe(8);
+  });
+
+  it("pages with an opaque cursor: every event exactly once, newest first", async () => {
+    const app = await createApp();
+    const stmts = Array.from({ length: 23 }, (_, i) =>
+      env.DB.prepare(
+        "INSERT INTO audit_events (id, app_id, type, outcome, user_id, created_at) VALUES (?1, ?2, 'test.event', 'ok', 'p', ?3)",
+      ).bind(`evt_page${String(i).padStart(22, "0")}`, app.appId, 1_700_000_000_000 + i),
+    );
+    await env.DB.batch(stmts);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const q: string = cursor ? `&cursor=${cursor}` : "";
+      const res = await call("GET", `/v1/audit?limit=5${q}`, { key: app.apiKey });
+      expect(res.status).toBe(200);
+      seen.push(...(res.body.data as Json[]).map((e) => e.id as string));
+      cursor = res.body.next_cursor;
+      expect(res.body.has_more).toBe(cursor !== null);
+      pages++;
+    } while (cursor);
+    expect(pages).toBe(5);
+    expect(seen).toHaveLength(23);
+    expect(new Set(seen).size).toBe(23);
+    expect(seen[0]).toBe(`evt_page${String(22).padStart(22, "0")}`);
+  });
+
+  it("rejects bad filters and cursors", async () => {
+    const app = await createApp();
+    for (const q of ["limit=0", "limit=201", "limit=x", "since=yesterday", "cursor=abc", "cursor=c1_"]) {
+      expectProblem(await call("GET", `/v1/audit?${q}`, { key: app.apiKey }), 400);
+    }
+  });
+
+  it("a failed audit write fails the call and leaves nothing half-written", async () => {
+    const app = await createApp();
+    await enrollDevice(app, "nia");
+    const before = await env.DB.prepare("SELECT COUNT(*) AS n FROM challenges").first<{ n: number }>();
+    // Make audit inserts fail: a trigger that aborts any new row.
+    await env.DB.prepare(
+      "CREATE TRIGGER audit_down BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'audit unavailable'); END",
+    ).run();
+    try {
+      const res = await call("POST", "/v1/challenges", { key: app.apiKey, body: { user_id: "nia" } });
+      expect(res.status).toBe(500);
+      expect(res.headers.get("content-type")).toBe("application/problem+json");
+      expect(JSON.stringify(res.body)).not.toMatch(/audit unavailable|D1|SQL|trigger/i);
+      const enr = await call("POST", "/v1/enrollments", { key: app.apiKey, body: { user_id: "nia" } });
+      expect(enr.status).toBe(500);
+    } finally {
+      await env.DB.prepare("DROP TRIGGER audit_down").run();
+    }
+    const after = await env.DB.prepare("SELECT COUNT(*) AS n FROM challenges").first<{ n: number }>();
+    expect(after?.n).toBe(before?.n);
+    const enrollments = await env.DB.prepare("SELECT COUNT(*) AS n FROM enrollments WHERE app_id = ?1")
+      .bind(app.appId)
+      .first<{ n: number }>();
+    expect(enrollments?.n).toBe(1);
+    // The service recovers once the audit store does.
+    expect((await call("POST", "/v1/challenges", { key: app.apiKey, body: { user_id: "nia" } })).status).toBe(
+      201,
+    );
+  });
+});

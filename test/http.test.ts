@@ -1,0 +1,104 @@
+import { SELF } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { MAX_BODY_BYTES } from "../src/http/body";
+import { BASE, call, createApp, expectProblem } from "./helpers";
+
+describe("authentication", () => {
+  it("a missing, malformed, unknown or revoked key gets the same 401", async () => {
+    const app = await createApp();
+    const bodies = new Set<string>();
+    const attempts: (string | undefined)[] = [
+      undefined,
+      "nope",
+      `ek_live_${"A".repeat(43)}`,
+      `${app.apiKey}x`,
+    ];
+    for (const key of attempts) {
+      const res = await call("GET", "/v1/audit", key ? { key } : {});
+      expectProblem(res, 401);
+      bodies.add(JSON.stringify(res.body));
+    }
+    expect(bodies.size).toBe(1);
+  });
+
+  it("accepts the legacy X_API_Key header spelling", async () => {
+    const app = await createApp();
+    const res = await call("GET", "/v1/audit", { headers: { X_API_Key: app.apiKey } });
+    expect(res.status).toBe(200);
+  });
+
+  it("device calls need a valid bearer token", async () => {
+    for (const auth of [undefined, "Bearer", "Bearer nope", `Bearer edt_${"A".repeat(43)}`, "Basic abc"]) {
+      const res = await call(
+        "GET",
+        "/v1/device/challenges",
+        auth ? { headers: { authorization: auth } } : {},
+      );
+      expectProblem(res, 401);
+    }
+  });
+});
+
+describe("request errors are problem+json, never a 500", () => {
+  it("unknown route 404, wrong method 405 with Allow", async () => {
+    expectProblem(await call("GET", "/v2/nothing"), 404);
+    const res = await call("PUT", "/v1/challenges");
+    expectProblem(res, 405);
+    expect(res.headers.get("allow")).toBe("POST");
+    const multi = await call("PATCH", "/v1/enrollments/enr_00000000000000000000000000");
+    expect(multi.headers.get("allow")?.split(", ").sort()).toEqual(["DELETE", "GET"]);
+  });
+
+  it("malformed JSON is 400, a non-JSON content type 415, an oversize body 413", async () => {
+    const app = await createApp();
+    const bad = await call("POST", "/v1/enrollments", { key: app.apiKey, rawBody: '{"user_id": ' });
+    expect(expectProblem(bad, 400).detail).toMatch(/not valid JSON/);
+    const form = await call("POST", "/v1/enrollments", {
+      key: app.apiKey,
+      rawBody: "user_id=x",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
+    expectProblem(form, 415);
+    const big = await call("POST", "/v1/enrollments", {
+      key: app.apiKey,
+      rawBody: JSON.stringify({ user_id: "x".repeat(MAX_BODY_BYTES) }),
+    });
+    expectProblem(big, 413);
+  });
+
+  it("an oversize body without content-length is cut off while streaming", async () => {
+    const app = await createApp();
+    const chunk = new TextEncoder().encode(" ".repeat(4096));
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent > MAX_BODY_BYTES * 2) controller.close();
+        else {
+          controller.enqueue(chunk);
+          sent += chunk.byteLength;
+        }
+      },
+    });
+    const res = await SELF.fetch(`${BASE}/v1/enrollments`, {
+      method: "POST",
+      headers: { "x-api-key": app.apiKey, "content-type": "application/json" },
+      body: stream,
+    });
+    expect(res.status).toBe(413);
+  });
+
+  it("field errors name the field", async () => {
+    const app = await createApp();
+    const res = await call("POST", "/v1/enrollments", { key: app.apiKey, body: { user_id: 42 } });
+    const p = expectProblem(res, 400);
+    expect(p.detail).toMatch(/^user_id: /);
+    expect(p.errors[0].field).toBe("user_id");
+  });
+
+  it("every response carries the security headers", async () => {
+    const res = await call("GET", "/");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(res.headers.get("strict-transport-security")).toMatch(/max-age=/);
+  });
+});
