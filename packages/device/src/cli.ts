@@ -1,0 +1,290 @@
+// encrypxon-device: the reference device on the command line, for people and for tests. Output is
+// human-readable by default and JSON with --json; any failure is one line on stderr and exit status 1.
+import os from "node:os";
+import { type ParseArgsConfig, parseArgs } from "node:util";
+import { type ChallengeContext, DeviceApiError, DeviceClient } from "./client.js";
+import { isKeyFormat, KEY_FORMATS } from "./formats.js";
+import { DeviceStore, type DeviceSummary, defaultStoreDir, summarize } from "./store.js";
+import { isInsecureBaseUrl, parseEnrollmentUri } from "./uri.js";
+
+export const HELP = `encrypxon-device: the Encrypxon reference device (a phone, on the command line)
+
+Usage:
+  encrypxon-device enroll '<encrypxon://enroll?…>' [--format F] [--name N] [--platform P]
+  encrypxon-device list [--device ID]
+  encrypxon-device approve <challenge-id> [--device ID]
+  encrypxon-device deny <challenge-id> [--reason R] [--device ID]
+  encrypxon-device devices
+  encrypxon-device remove [--device ID]
+
+Options:
+  --format F    key format to enroll with: ${KEY_FORMATS.join(", ")} (default ${KEY_FORMATS[0]})
+  --name N      device name the application sees (enroll)
+  --platform P  platform reported at enrollment (default node/<os>)
+  --device ID   which enrolled device to use; optional when the store holds exactly one
+  --reason R    why the request is denied (deny)
+  --store DIR   key store (default $ENCRYPXON_DEVICE_STORE, else ~/.encrypxon-device)
+  --json        machine-readable JSON on stdout
+  -h, --help    show this help
+
+Quote the enrollment URI: it contains '&'. Keys live in DIR/<device-id>.json (mode 0600, directory
+0700) and are never printed. Exit status: 0 on success, 1 on any error (one line on stderr).
+`;
+
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: Record<string, string | undefined>;
+  /** For tests: a fake server. */
+  fetch?: typeof fetch;
+}
+
+/** A mistake on the command line, reported with a pointer to --help. */
+class UsageError extends Error {}
+
+type Options = Record<string, string | boolean | undefined>;
+type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
+
+const COMMON: OptionSpec = {
+  store: { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+};
+const DEVICE: OptionSpec = { device: { type: "string" } };
+
+interface Command {
+  options: OptionSpec;
+  /** Names of the positional arguments, all required. */
+  positionals: string[];
+  run: (ctx: Context, args: string[], opts: Options) => Promise<void>;
+}
+
+interface Context {
+  io: CliIo;
+  store: DeviceStore;
+  json: boolean;
+  out: (value: unknown, human: string) => void;
+}
+
+const COMMANDS: Record<string, Command> = {
+  enroll: {
+    options: { format: { type: "string" }, name: { type: "string" }, platform: { type: "string" } },
+    positionals: ["enrollment URI"],
+    run: enroll,
+  },
+  list: { options: DEVICE, positionals: [], run: list },
+  approve: { options: DEVICE, positionals: ["challenge id"], run: (c, a, o) => respond(c, a, o, "approve") },
+  deny: {
+    options: { ...DEVICE, reason: { type: "string" } },
+    positionals: ["challenge id"],
+    run: (c, a, o) => respond(c, a, o, "deny"),
+  },
+  devices: { options: {}, positionals: [], run: devices },
+  remove: { options: DEVICE, positionals: [], run: remove },
+};
+
+/** Runs one command; returns the exit status (never throws, never calls process.exit). */
+export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+    io.stdout(HELP);
+    return 0;
+  }
+  const json = rest.includes("--json");
+  try {
+    const command = COMMANDS[name];
+    if (!command) throw new UsageError(`unknown command "${name}"`);
+    const { values, positionals } = parse(command, rest);
+    if (values.help) {
+      io.stdout(HELP);
+      return 0;
+    }
+    if (positionals.length !== command.positionals.length) {
+      const expected = command.positionals.length ? `<${command.positionals.join("> <")}>` : "no arguments";
+      throw new UsageError(`${name} takes ${expected}, got ${positionals.length} argument(s)`);
+    }
+    const store = new DeviceStore(str(values.store) ?? defaultStoreDir(io.env));
+    const out = (value: unknown, human: string) =>
+      io.stdout(json ? `${JSON.stringify(value, null, 2)}\n` : human);
+    await command.run({ io, store, json, out }, positionals, values);
+    return 0;
+  } catch (err) {
+    report(io, err, json);
+    return 1;
+  }
+}
+
+function parse(command: Command, args: string[]): { values: Options; positionals: string[] } {
+  try {
+    const parsed = parseArgs({
+      args,
+      options: { ...COMMON, ...command.options },
+      allowPositionals: true,
+      strict: true,
+    });
+    const values: Options = {};
+    // No option is declared `multiple`, so arrays never occur; the filter is for the type checker.
+    for (const [key, value] of Object.entries(parsed.values)) if (!Array.isArray(value)) values[key] = value;
+    return { values, positionals: parsed.positionals };
+  } catch (err) {
+    // Node's messages go on to explain `--`; the first sentence is the useful part.
+    const text = err instanceof Error ? (err.message.split(/\.\s/)[0] ?? err.message) : String(err);
+    throw new UsageError(text.replace(/\.$/, ""));
+  }
+}
+
+async function enroll(ctx: Context, [uriText]: string[], opts: Options): Promise<void> {
+  const format = str(opts.format) ?? KEY_FORMATS[0];
+  if (!isKeyFormat(format)) throw new UsageError(`--format must be one of ${KEY_FORMATS.join(", ")}`);
+  const name = nonEmpty(opts.name, "--name");
+  const platform = nonEmpty(opts.platform, "--platform") ?? `node/${os.platform()}`;
+  const uri = parseEnrollmentUri(uriText ?? "");
+  if (isInsecureBaseUrl(uri.baseUrl)) {
+    ctx.io.stderr(
+      `warning: ${clean(uri.baseUrl)} is plain http: the code and device token travel unencrypted\n`,
+    );
+  }
+  const client = await DeviceClient.enroll(uri, {
+    store: ctx.store,
+    format,
+    name,
+    platform,
+    ...clientOptions(ctx),
+  });
+  const info = client.info;
+  ctx.out(
+    { ...info, store_file: client.storeFile },
+    `Enrolled ${info.device_id} for ${clean(info.user_label)} at ${clean(info.app_name)} (${clean(info.base_url)})\n` +
+      `  key format: ${info.key_format}\n  key stored: ${client.storeFile}\n`,
+  );
+}
+
+async function list(ctx: Context, _args: string[], opts: Options): Promise<void> {
+  const client = await DeviceClient.load(ctx.store, str(opts.device), clientOptions(ctx));
+  const { challenges, refused } = await client.listChallenges();
+  // Refusals are reported, never silently dropped: a refused challenge may be an attack in progress.
+  if (!ctx.json) {
+    for (const r of refused) ctx.io.stderr(`warning: refused ${clean(r.id)}: ${clean(r.reason)}\n`);
+  }
+  const now = Date.now();
+  const lines = challenges.map(
+    (c) =>
+      `${c.id}  expires ${c.expires_at} (${remaining(Date.parse(c.expires_at) - now)})\n${contextLines(c.context)}`,
+  );
+  ctx.out(
+    { device_id: client.deviceId, challenges, refused },
+    lines.length ? lines.join("") : `No pending challenges for ${client.deviceId}.\n`,
+  );
+}
+
+async function respond(
+  ctx: Context,
+  [id]: string[],
+  opts: Options,
+  decision: "approve" | "deny",
+): Promise<void> {
+  const challengeId = id ?? "";
+  if (!/^chl_[0-9A-Za-z]+$/.test(challengeId)) throw new UsageError(`not a challenge id: ${challengeId}`);
+  const reason = nonEmpty(opts.reason, "--reason");
+  const client = await DeviceClient.load(ctx.store, str(opts.device), clientOptions(ctx));
+  const result = await client.respond(challengeId, decision, reason === undefined ? {} : { reason });
+  const verb = decision === "approve" ? "Approved" : "Denied";
+  ctx.out(result, `${verb} ${challengeId} (status: ${clean(result.status)})\n`);
+}
+
+async function devices(ctx: Context): Promise<void> {
+  const found: DeviceSummary[] = [];
+  const broken: { device_id: string; error: string }[] = [];
+  // One bad file (wrong mode, corrupt) is reported without hiding the others.
+  for (const id of await ctx.store.ids()) {
+    try {
+      found.push(summarize(await ctx.store.load(id)));
+    } catch (err) {
+      broken.push({ device_id: id, error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  const lines = [
+    ...found.map(
+      (d) =>
+        `${d.device_id}  ${d.key_format.padEnd(15)}  ${clean(d.app_name)} / ${clean(d.user_label)}  ` +
+        `${clean(d.base_url)}  enrolled ${d.created_at}\n`,
+    ),
+    ...broken.map((b) => `${b.device_id}  unusable: ${clean(b.error)}\n`),
+  ];
+  ctx.out(
+    { store: ctx.store.dir, devices: found, unusable: broken },
+    lines.length ? lines.join("") : `No devices in ${ctx.store.dir}.\n`,
+  );
+}
+
+async function remove(ctx: Context, _args: string[], opts: Options): Promise<void> {
+  const client = await DeviceClient.load(ctx.store, str(opts.device), clientOptions(ctx));
+  const { server } = await client.remove();
+  const how = server === "revoked" ? "revoked on the server" : "the server no longer knew it";
+  ctx.out(
+    { device_id: client.deviceId, server, removed: true },
+    `Removed ${client.deviceId}: ${how}; key deleted.\n`,
+  );
+}
+
+function clientOptions(ctx: Context): { fetch?: typeof fetch } {
+  return ctx.io.fetch ? { fetch: ctx.io.fetch } : {};
+}
+
+function contextLines(context: ChallengeContext): string {
+  const labels: [keyof ChallengeContext, string][] = [
+    ["title", "title"],
+    ["message", "message"],
+    ["ip", "ip"],
+    ["location", "location"],
+    ["user_agent", "user agent"],
+  ];
+  return labels
+    .filter(([field]) => context[field] !== undefined)
+    .map(([field, label]) => `  ${`${label}:`.padEnd(12)}${clean(context[field] ?? "")}\n`)
+    .join("");
+}
+
+function remaining(ms: number): string {
+  if (ms <= 0) return "expired";
+  const s = Math.ceil(ms / 1000);
+  return s >= 60 ? `in ${Math.floor(s / 60)}m ${s % 60}s` : `in ${s}s`;
+}
+
+/**
+ * Server-supplied text goes to a terminal: control characters (escape sequences) and bidi overrides
+ * could repaint or reorder an approval prompt, so they are shown escaped instead.
+ */
+export function clean(text: string): string {
+  return text.replace(/[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu, (c) => {
+    return `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`;
+  });
+}
+
+function report(io: CliIo, err: unknown, json: boolean): void {
+  const text = err instanceof Error ? err.message : String(err);
+  const hint = err instanceof UsageError ? " (see encrypxon-device --help)" : "";
+  io.stderr(`encrypxon-device: ${clean(text).replace(/\s*\n\s*/g, " ")}${hint}\n`);
+  if (json) {
+    const problem = err instanceof DeviceApiError ? { status: err.status, problem: err.problem } : {};
+    io.stdout(`${JSON.stringify({ error: { message: text, ...problem } }, null, 2)}\n`);
+  }
+}
+
+function str(v: string | boolean | undefined): string | undefined {
+  return typeof v === "string" ? v : undefined;
+}
+
+function nonEmpty(v: string | boolean | undefined, flag: string): string | undefined {
+  const s = str(v);
+  if (s !== undefined && s.trim() === "") throw new UsageError(`${flag} must not be empty`);
+  return s;
+}
+
+function processIo(): CliIo {
+  return {
+    stdout: (t) => process.stdout.write(t),
+    stderr: (t) => process.stderr.write(t),
+    env: process.env,
+  };
+}

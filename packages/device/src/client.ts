@@ -1,0 +1,435 @@
+// The device side of the protocol (DESIGN §2): enroll → activate, then list → decrypt → verify → respond.
+// Every server answer is checked before use; nothing secret (private key, device token, entropy) is
+// returned to callers or put in an error message.
+import {
+  type ChallengePlaintext,
+  decryptForDevice,
+  fromBase64Url,
+  generateDeviceKey,
+  type KeyFormat,
+  parseChallengePlaintext,
+  parseTokenPlaintext,
+} from "./crypto.js";
+import {
+  type DeviceStore,
+  type DeviceSummary,
+  STORE_VERSION,
+  type StoredDevice,
+  summarize,
+} from "./store.js";
+import { type EnrollmentUri, parseEnrollmentUri } from "./uri.js";
+
+export type Decision = "approve" | "deny";
+
+export interface ChallengeContext {
+  title?: string;
+  message?: string;
+  ip?: string;
+  location?: string;
+  user_agent?: string;
+}
+
+/** A challenge that decrypted and passed the checks: safe to show the user. */
+export interface PendingChallenge {
+  id: string;
+  context: ChallengeContext;
+  created_at: string;
+  /** From the encrypted plaintext's `exp` (the value that was verified), not the listing's field. */
+  expires_at: string;
+}
+
+/** A listed challenge this device will not answer, and why. */
+export interface RefusedChallenge {
+  id: string;
+  reason: string;
+}
+
+export interface ChallengeList {
+  challenges: PendingChallenge[];
+  refused: RefusedChallenge[];
+}
+
+/** The challenge as the server reports it after a response (see the API's challenge object). */
+export interface ChallengeResult {
+  id: string;
+  status: string;
+  [field: string]: unknown;
+}
+
+export interface ClientOptions {
+  /** Defaults to the global fetch; tests pass a fake server. */
+  fetch?: typeof fetch;
+  /** Per request; a phone would rather fail than hang on a dead network. */
+  timeoutMs?: number;
+  /** Milliseconds since the epoch; for tests of expiry. */
+  now?: () => number;
+}
+
+export interface EnrollOptions extends ClientOptions {
+  store: DeviceStore;
+  format?: KeyFormat;
+  name?: string;
+  platform?: string;
+}
+
+export interface ProblemDetails {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  errors?: { field: string; message: string }[];
+  [extra: string]: unknown;
+}
+
+/** A failure on the device side: bad input, unreachable server, a reply that does not check out. */
+export class DeviceError extends Error {
+  override name = "DeviceError";
+}
+
+/** The server refused a call; carries its RFC 9457 problem details and the HTTP status. */
+export class DeviceApiError extends DeviceError {
+  override name = "DeviceApiError";
+  readonly status: number;
+  readonly type: string;
+  readonly title: string;
+  readonly detail: string;
+  readonly errors: { field: string; message: string }[] | undefined;
+  /** The whole problem body, including extensions such as `attempts_left`. */
+  readonly problem: ProblemDetails;
+
+  constructor(problem: ProblemDetails) {
+    super(`HTTP ${problem.status} ${problem.title}: ${problem.detail}`);
+    this.problem = problem;
+    this.status = problem.status;
+    this.type = problem.type;
+    this.title = problem.title;
+    this.detail = problem.detail;
+    this.errors = problem.errors;
+  }
+}
+
+const USER_AGENT = "encrypxon-device/0.1.0";
+const DEFAULT_TIMEOUT_MS = 30_000;
+const CONTEXT_FIELDS = ["title", "message", "ip", "location", "user_agent"] as const;
+
+type Json = Record<string, unknown>;
+
+interface Http {
+  fetch: typeof fetch;
+  timeoutMs: number;
+}
+
+interface WireChallenge {
+  id: string;
+  key_format: string;
+  ciphertext: string;
+  context: ChallengeContext;
+  created_at: string;
+}
+
+export class DeviceClient {
+  // Private fields: console.log(client) or JSON.stringify(client) cannot reveal the key or the token.
+  readonly #device: StoredDevice;
+  readonly #store: DeviceStore;
+  readonly #http: Http;
+  readonly #now: () => number;
+
+  private constructor(device: StoredDevice, store: DeviceStore, opts: ClientOptions) {
+    this.#device = device;
+    this.#store = store;
+    this.#http = { fetch: opts.fetch ?? globalThis.fetch, timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS };
+    this.#now = opts.now ?? Date.now;
+  }
+
+  get deviceId(): string {
+    return this.#device.device_id;
+  }
+
+  get keyFormat(): KeyFormat {
+    return this.#device.key_format;
+  }
+
+  get storeFile(): string {
+    return this.#store.fileFor(this.#device.device_id);
+  }
+
+  /** Everything about this device except its secrets. */
+  get info(): DeviceSummary {
+    return summarize(this.#device);
+  }
+
+  /**
+   * Enrollment steps 3–4: make a key pair, claim the code with the public key, decrypt the device token
+   * (only the private key can), then prove possession by activating. The record is saved before
+   * activation so an activated device can never exist without its key; a failed activation removes it.
+   */
+  static async enroll(uri: string | EnrollmentUri, opts: EnrollOptions): Promise<DeviceClient> {
+    const parsed = typeof uri === "string" ? parseEnrollmentUri(uri) : uri;
+    const format = opts.format ?? "ecies-p256";
+    const http: Http = {
+      fetch: opts.fetch ?? globalThis.fetch,
+      timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    };
+    const key = await generateDeviceKey(format);
+
+    const enrolled = await call(http, parsed.baseUrl, "POST", "/v1/device/enroll", {
+      body: {
+        code: parsed.code,
+        key_format: format,
+        public_key: key.publicKey,
+        ...(opts.name !== undefined && { name: opts.name }),
+        ...(opts.platform !== undefined && { platform: opts.platform }),
+      },
+    });
+    const deviceId = str(enrolled, "device_id", "enroll");
+    if (enrolled.key_format !== format) {
+      throw new DeviceError(`enroll: server answered for key format ${String(enrolled.key_format)}`);
+    }
+
+    let token: string;
+    try {
+      const ciphertext = fromBase64Url(str(enrolled, "encrypted_device_token", "enroll"));
+      token = parseTokenPlaintext(await decryptForDevice(format, key.privateJwk, ciphertext), deviceId);
+    } catch (err) {
+      throw new DeviceError(`enroll: cannot use the encrypted device token (${message(err)})`);
+    }
+
+    const device: StoredDevice = {
+      version: STORE_VERSION,
+      base_url: parsed.baseUrl,
+      app_name: optStr(enrolled, "app_name") ?? parsed.appName ?? "",
+      user_label: optStr(enrolled, "user_label") ?? parsed.userLabel ?? "",
+      device_id: deviceId,
+      key_format: format,
+      private_jwk: key.privateJwk,
+      device_token: token,
+      created_at: new Date((opts.now ?? Date.now)()).toISOString(),
+    };
+    await opts.store.save(device);
+    try {
+      const activated = await call(http, parsed.baseUrl, "POST", "/v1/device/activate", {
+        body: { device_id: deviceId, device_token: token },
+      });
+      if (activated.device_id !== deviceId || activated.status !== "active") {
+        throw new DeviceError(`activate: unexpected answer (status ${String(activated.status)})`);
+      }
+    } catch (err) {
+      await opts.store.remove(deviceId);
+      throw err;
+    }
+    return new DeviceClient(device, opts.store, opts);
+  }
+
+  /** The named device from the store, or its only device when none is named. */
+  static async load(store: DeviceStore, deviceId?: string, opts: ClientOptions = {}): Promise<DeviceClient> {
+    return new DeviceClient(await store.resolve(deviceId), store, opts);
+  }
+
+  /** Authentication steps 3–4: fetch, decrypt and verify pending challenges; refused ones say why. */
+  async listChallenges(): Promise<ChallengeList> {
+    const list: ChallengeList = { challenges: [], refused: [] };
+    for (const item of await this.#pending()) {
+      if ("reason" in item) {
+        list.refused.push(item);
+        continue;
+      }
+      try {
+        const plain = await this.#open(item);
+        list.challenges.push({
+          id: item.id,
+          context: item.context,
+          created_at: item.created_at,
+          expires_at: new Date(plain.exp * 1000).toISOString(),
+        });
+      } catch (err) {
+        list.refused.push({ id: item.id, reason: message(err) });
+      }
+    }
+    return list;
+  }
+
+  /**
+   * Answers a pending challenge. The entropy is recovered by decrypting the challenge again (it is never
+   * kept or handed out); a denial carries it too, so only a holder of the key can deny.
+   */
+  async respond(
+    challengeId: string,
+    decision: Decision,
+    opts: { reason?: string } = {},
+  ): Promise<ChallengeResult> {
+    const item = (await this.#pending()).find((c) => c.id === challengeId);
+    if (!item) {
+      throw new DeviceError(
+        `${challengeId} is not pending for this device (answered, expired, cancelled or unknown)`,
+      );
+    }
+    if ("reason" in item) throw new DeviceError(`refusing ${challengeId}: ${item.reason}`);
+    let plain: ChallengePlaintext;
+    try {
+      plain = await this.#open(item);
+    } catch (err) {
+      throw new DeviceError(`refusing ${challengeId}: ${message(err)}`);
+    }
+    const result = await call(
+      this.#http,
+      this.#device.base_url,
+      "POST",
+      `/v1/device/challenges/${encodeURIComponent(challengeId)}/response`,
+      {
+        token: this.#device.device_token,
+        body: { entropy: plain.entropy, decision, ...(opts.reason !== undefined && { reason: opts.reason }) },
+      },
+    );
+    if (result.id !== challengeId || typeof result.status !== "string") {
+      throw new DeviceError("respond: unexpected answer from the server");
+    }
+    return result as ChallengeResult;
+  }
+
+  /**
+   * Unregisters this device on the server, then deletes its key. A 401 means the server no longer knows
+   * the token (already revoked or removed), so the key is useless and is deleted as well.
+   */
+  async remove(): Promise<{ server: "revoked" | "already-gone" }> {
+    let server: "revoked" | "already-gone" = "revoked";
+    try {
+      await call(this.#http, this.#device.base_url, "DELETE", "/v1/device", {
+        token: this.#device.device_token,
+      });
+    } catch (err) {
+      if (!(err instanceof DeviceApiError && err.status === 401)) throw err;
+      server = "already-gone";
+    }
+    await this.#store.remove(this.#device.device_id);
+    return { server };
+  }
+
+  /** The listing, each entry either well-formed or already refused with a reason. */
+  async #pending(): Promise<(WireChallenge | RefusedChallenge)[]> {
+    const answer = await call(this.#http, this.#device.base_url, "GET", "/v1/device/challenges", {
+      token: this.#device.device_token,
+    });
+    if (!Array.isArray(answer.data)) throw new DeviceError("list: unexpected answer from the server");
+    return answer.data.map((raw: unknown) => wireChallenge(raw));
+  }
+
+  async #open(item: WireChallenge): Promise<ChallengePlaintext> {
+    if (item.key_format !== this.#device.key_format) {
+      throw new DeviceError(
+        `encrypted for ${item.key_format}, but this device holds a ${this.#device.key_format} key`,
+      );
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = await decryptForDevice(
+        this.#device.key_format,
+        this.#device.private_jwk,
+        fromBase64Url(item.ciphertext),
+      );
+    } catch {
+      // Not this key's ciphertext, or tampered with; the crypto library's message adds nothing useful.
+      throw new DeviceError("ciphertext does not decrypt with this device's key");
+    }
+    // Binds the ciphertext to the id we were shown (no replay onto another challenge) and enforces exp.
+    return parseChallengePlaintext(bytes, item.id, Math.floor(this.#now() / 1000));
+  }
+}
+
+function wireChallenge(raw: unknown): WireChallenge | RefusedChallenge {
+  const o = isObject(raw) ? raw : {};
+  const id = typeof o.id === "string" ? o.id : "(no id)";
+  if (typeof o.ciphertext !== "string" || typeof o.key_format !== "string" || !isObject(o.context)) {
+    return { id, reason: "malformed entry in the server's listing" };
+  }
+  const context: ChallengeContext = {};
+  for (const field of CONTEXT_FIELDS) {
+    const value = o.context[field];
+    if (typeof value === "string") context[field] = value;
+  }
+  const created = typeof o.created_at === "string" ? o.created_at : "";
+  return { id, key_format: o.key_format, ciphertext: o.ciphertext, context, created_at: created };
+}
+
+/** One JSON call. Non-2xx answers become DeviceApiError; 204 becomes an empty object. */
+async function call(
+  http: Http,
+  baseUrl: string,
+  method: "GET" | "POST" | "DELETE",
+  path: string,
+  opts: { token?: string; body?: Json },
+): Promise<Json> {
+  const headers: Record<string, string> = {
+    accept: "application/json, application/problem+json",
+    "user-agent": USER_AGENT,
+  };
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  if (opts.body) headers["content-type"] = "application/json";
+  let response: Response;
+  try {
+    response = await http.fetch(`${baseUrl}${path}`, {
+      method,
+      headers,
+      ...(opts.body && { body: JSON.stringify(opts.body) }),
+      signal: AbortSignal.timeout(http.timeoutMs),
+      redirect: "error", // a redirect would resend the bearer token somewhere we did not choose
+    });
+  } catch (err) {
+    // undici says only "fetch failed"; the cause (ECONNREFUSED, ENOTFOUND, …) is what a user needs.
+    const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : "";
+    throw new DeviceError(`cannot reach ${baseUrl}: ${message(err)}${cause}`);
+  }
+  const text = await response.text();
+  if (!response.ok) throw new DeviceApiError(problemFrom(response, text));
+  if (response.status === 204 || text === "") return {};
+  try {
+    const value: unknown = JSON.parse(text);
+    if (isObject(value)) return value;
+  } catch {}
+  throw new DeviceError(`${method} ${path}: the server's answer is not a JSON object`);
+}
+
+function problemFrom(response: Response, text: string): ProblemDetails {
+  let body: unknown = null;
+  try {
+    body = JSON.parse(text);
+  } catch {}
+  const fallback = response.statusText || "Error";
+  if (!isObject(body)) {
+    return { type: "about:blank", title: fallback, status: response.status, detail: fallback };
+  }
+  const { errors: rawErrors, ...rest } = body;
+  const errors = Array.isArray(rawErrors) ? rawErrors.filter(isFieldError) : undefined;
+  return {
+    ...rest,
+    ...(errors && { errors }),
+    type: typeof body.type === "string" ? body.type : "about:blank",
+    title: typeof body.title === "string" ? body.title : fallback,
+    status: response.status, // the HTTP status is the truth; a body could claim anything
+    detail: typeof body.detail === "string" ? body.detail : fallback,
+  };
+}
+
+function isFieldError(v: unknown): v is { field: string; message: string } {
+  return isObject(v) && typeof v.field === "string" && typeof v.message === "string";
+}
+
+function isObject(v: unknown): v is Json {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function str(o: Json, field: string, what: string): string {
+  const v = o[field];
+  if (typeof v !== "string" || v === "") {
+    throw new DeviceError(`${what}: the server's answer lacks "${field}"`);
+  }
+  return v;
+}
+
+function optStr(o: Json, field: string): string | undefined {
+  const v = o[field];
+  return typeof v === "string" ? v : undefined;
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

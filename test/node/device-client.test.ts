@@ -1,0 +1,215 @@
+// DeviceClient against an in-process fake of the device API (real ciphertexts from src/crypto): the
+// protocol steps, the refusals a phone must make, and that secrets never surface.
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { inspect } from "node:util";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  DeviceApiError,
+  DeviceClient,
+  DeviceError,
+  DeviceStore,
+  KEY_FORMATS,
+} from "../../packages/device/src/index";
+import { FakeServer, json, problem, URI } from "./device-fake-server";
+
+let root: string;
+let store: DeviceStore;
+let server: FakeServer;
+
+beforeEach(async () => {
+  root = await mkdtemp(path.join(os.tmpdir(), "encrypxon-client-"));
+  store = new DeviceStore(root);
+  server = new FakeServer();
+});
+afterEach(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+const enroll = (format: (typeof KEY_FORMATS)[number] = "ecies-p256") =>
+  DeviceClient.enroll(URI, { format, store, name: "test phone", fetch: server.fetch });
+
+describe.each(KEY_FORMATS)("%s", (format) => {
+  it("enrolls, lists, approves and denies", async () => {
+    const client = await enroll(format);
+    expect(client.deviceId).toBe(server.deviceId);
+    expect(client.keyFormat).toBe(format);
+    expect((await store.load(client.deviceId)).device_token).toBe(server.token);
+    expect(server.seen.map((s) => `${s.method} ${s.path}`)).toEqual([
+      "POST /v1/device/enroll",
+      "POST /v1/device/activate",
+    ]);
+    expect(server.seen[0]?.body).toMatchObject({
+      code: expect.stringMatching(/^enc_/),
+      key_format: format,
+      name: "test phone",
+    });
+
+    const a = await server.addChallenge({ context: { title: "Sign in", ip: "203.0.113.7", extra: 1 } });
+    const b = await server.addChallenge();
+    const listed = await client.listChallenges();
+    expect(listed.refused).toEqual([]);
+    expect(listed.challenges.map((c) => c.id)).toEqual([a, b]);
+    expect(listed.challenges[0]?.context).toEqual({ title: "Sign in", ip: "203.0.113.7" });
+    expect(JSON.stringify(listed)).not.toContain(server.entropy.get(a));
+
+    expect(await client.respond(a, "approve")).toMatchObject({ id: a, status: "approved" });
+    expect(await client.respond(b, "deny", { reason: "not me" })).toMatchObject({ id: b, status: "denied" });
+    const posts = server.seen.filter((s) => s.path.endsWith("/response"));
+    expect(posts.map((p) => p.body)).toEqual([
+      { entropy: server.entropy.get(a), decision: "approve" },
+      { entropy: server.entropy.get(b), decision: "deny", reason: "not me" },
+    ]);
+    expect(posts.every((p) => p.auth === `Bearer ${server.token}`)).toBe(true);
+  });
+});
+
+describe("refusals", () => {
+  it("refuses a ciphertext made for another challenge, an expired one and a tampered one", async () => {
+    const client = await enroll();
+    const good = await server.addChallenge();
+    const moved = await server.addChallenge({ cid: good }); // a replay of another challenge's plaintext
+    const expired = await server.addChallenge({ exp: Math.floor(Date.now() / 1000) - 1 });
+    const tampered = await server.addChallenge({ tamper: true });
+    const { challenges, refused } = await client.listChallenges();
+    expect(challenges.map((c) => c.id)).toEqual([good]);
+    expect(refused).toEqual([
+      { id: moved, reason: expect.stringMatching(/cid does not match/) },
+      { id: expired, reason: expect.stringMatching(/expired/) },
+      { id: tampered, reason: expect.stringMatching(/does not decrypt/) },
+    ]);
+    for (const id of [moved, expired, tampered]) {
+      await expect(client.respond(id, "approve")).rejects.toThrow(new RegExp(`refusing ${id}`));
+    }
+    expect(server.seen.some((s) => s.path.endsWith("/response"))).toBe(false);
+  });
+
+  it("checks expiry against the device clock", async () => {
+    const client = await enroll();
+    await server.addChallenge({ exp: Math.floor(Date.now() / 1000) + 60 });
+    const later = await DeviceClient.load(store, client.deviceId, {
+      fetch: server.fetch,
+      now: () => Date.now() + 61_000,
+    });
+    expect((await later.listChallenges()).refused).toEqual([
+      { id: expect.any(String), reason: "challenge: expired" },
+    ]);
+  });
+
+  it("refuses an entry for another key format and a malformed entry", async () => {
+    const client = await enroll("ecies-p256");
+    const id = await server.addChallenge();
+    const first = server.challenges[0];
+    if (first) first.key_format = "rsa-oaep-sha1";
+    server.challenges.push({ id: "chl_x" });
+    expect((await client.listChallenges()).refused).toEqual([
+      { id, reason: expect.stringMatching(/encrypted for rsa-oaep-sha1/) },
+      { id: "chl_x", reason: "malformed entry in the server's listing" },
+    ]);
+  });
+
+  it("does not answer a challenge that is no longer listed", async () => {
+    const client = await enroll();
+    await expect(client.respond("chl_00000000000000000000000000", "approve")).rejects.toThrow(
+      /is not pending/,
+    );
+  });
+});
+
+describe("enrollment failures", () => {
+  it("reports the server's problem details and saves nothing", async () => {
+    const err = await DeviceClient.enroll(URI.replace(/code=[^&]+/, `code=enc_${"z".repeat(43)}`), {
+      store,
+      fetch: server.fetch,
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DeviceApiError);
+    expect(err).toMatchObject({ status: 410, title: "Enrollment code not usable", detail: "Bad code." });
+    expect(await readdir(root)).toEqual([]);
+  });
+
+  it("refuses a device token addressed to another device", async () => {
+    server.overrides.set("POST /v1/device/enroll", async (req) => {
+      server.overrides.delete("POST /v1/device/enroll");
+      const real = await server.fetch(`http://fake.test${req.path}`, {
+        method: "POST",
+        body: JSON.stringify(req.body),
+      });
+      const body = (await real.json()) as Record<string, unknown>;
+      return json({ ...body, device_id: "dev_00000000000000000000000000" }, 201);
+    });
+    await expect(enroll()).rejects.toThrow(/cannot use the encrypted device token.*did does not match/);
+    expect(await readdir(root)).toEqual([]);
+  });
+
+  it("removes the saved key when activation fails", async () => {
+    server.overrides.set("POST /v1/device/activate", () =>
+      problem(401, "activation-refused", "Activation refused", "No."),
+    );
+    await expect(enroll()).rejects.toMatchObject({ status: 401 });
+    expect(await store.ids()).toEqual([]);
+  });
+});
+
+describe("errors and removal", () => {
+  it("carries problem+json extensions such as attempts_left", async () => {
+    const client = await enroll();
+    const id = await server.addChallenge();
+    server.entropy.set(id, "something else");
+    const err = await client.respond(id, "approve").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DeviceApiError);
+    expect(err).toMatchObject({ status: 422, type: "https://encrypxon.dev/problems/wrong-entropy" });
+    expect((err as DeviceApiError).problem.attempts_left).toBe(2);
+    expect((err as Error).message).toBe("HTTP 422 Wrong entropy: Does not match.");
+  });
+
+  it("turns a non-JSON error and an unreachable server into one-line errors", async () => {
+    const client = await enroll();
+    server.overrides.set(
+      "GET /v1/device/challenges",
+      () => new Response("<html>bad gateway</html>", { status: 502 }),
+    );
+    await expect(client.listChallenges()).rejects.toMatchObject({ status: 502, detail: "Error" });
+    const offline = await DeviceClient.load(store, undefined, {
+      fetch: () =>
+        Promise.reject(new TypeError("fetch failed", { cause: new Error("connect ECONNREFUSED") })),
+    });
+    const err = await offline.listChallenges().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DeviceError);
+    expect((err as Error).message).toBe("cannot reach http://fake.test: fetch failed: connect ECONNREFUSED");
+  });
+
+  it("removes itself on the server, then deletes the key; a 401 means it was already gone", async () => {
+    let client = await enroll();
+    expect(await client.remove()).toEqual({ server: "revoked" });
+    expect(server.seen.at(-1)).toMatchObject({ method: "DELETE", path: "/v1/device" });
+    expect(await store.ids()).toEqual([]);
+
+    client = await enroll();
+    server.token = "revoked";
+    expect(await client.remove()).toEqual({ server: "already-gone" });
+    expect(await store.ids()).toEqual([]);
+  });
+
+  it("keeps the key when the server fails to remove the device", async () => {
+    const client = await enroll();
+    server.overrides.set("DELETE /v1/device", () =>
+      problem(503, "unavailable", "Service unavailable", "Retry."),
+    );
+    await expect(client.remove()).rejects.toMatchObject({ status: 503 });
+    expect(await store.ids()).toEqual([client.deviceId]);
+  });
+
+  it("never shows the private key or token when logged or serialized", async () => {
+    const client = await enroll();
+    const record = await store.load(client.deviceId);
+    for (const shown of [
+      inspect(client, { depth: 5 }),
+      JSON.stringify(client),
+      JSON.stringify(client.info),
+    ]) {
+      expect(shown).not.toContain(record.private_jwk.d);
+      expect(shown).not.toContain(record.device_token);
+    }
+  });
+});
