@@ -2,6 +2,23 @@ import { z } from "zod";
 import { KEY_FORMATS } from "./crypto/keys";
 import { MAX_WAIT_SECONDS } from "./http/request";
 
+// Friendlier wording for the commonest mistakes; every other message is zod's own.
+z.config({
+  customError: (issue) => {
+    if (issue.code === "invalid_type" && issue.input === undefined) return "is required";
+    if (issue.code === "unrecognized_keys") return `unknown field(s): ${issue.keys.join(", ")}`;
+    return undefined;
+  },
+});
+
+/** A query-string number: "must be a number" only when it is not one, range messages otherwise. */
+const queryInt = (min: number, max: number) =>
+  z.coerce
+    .number({ error: (issue) => (issue.code === "invalid_type" ? "must be a number" : undefined) })
+    .int("must be a whole number")
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`);
+
 // No control characters: these strings end up on a phone screen and in audit exports.
 const printable = (max: number) =>
   z
@@ -33,12 +50,7 @@ export const createChallenge = z.strictObject({
 });
 
 export const waitQuery = z.object({
-  wait: z.coerce
-    .number({ error: "must be a number of seconds" })
-    .int("must be a whole number of seconds")
-    .min(0)
-    .max(MAX_WAIT_SECONDS)
-    .optional(),
+  wait: queryInt(0, MAX_WAIT_SECONDS).optional(),
 });
 
 export const deviceEnroll = z.strictObject({
@@ -68,6 +80,6 @@ export const auditQuery = z.object({
   outcome: z.string().max(32).optional(),
   since: timestamp.optional(),
   until: timestamp.optional(),
-  limit: z.coerce.number({ error: "must be a number" }).int().min(1).max(200).optional(),
+  limit: queryInt(1, 200).optional(),
   cursor: z.string().max(64).optional(),
 });
