@@ -12,7 +12,7 @@ export function enrollmentJson(row: EnrollmentRow, now: number) {
     id: row.id,
     object: "enrollment",
     user_id: row.user_id,
-    user_label: row.user_label,
+    user_label: row.user_label ?? row.user_id,
     status: enrollmentStatus(row, now),
     device_id: row.status === "completed" ? row.device_id : null,
     created_at: iso(row.created_at),
