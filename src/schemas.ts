@@ -19,14 +19,21 @@ const queryInt = (min: number, max: number) =>
     .min(min, `must be at least ${min}`)
     .max(max, `must be at most ${max}`);
 
-// No control characters: these strings end up on a phone screen and in audit exports.
+// Text that ends up on a phone screen and in audit exports: no control characters, no bidi controls or
+// invisible characters that could make "moc.knab" read as "bank.com", and no lone surrogates (they would
+// be stored as invalid UTF-8). ZWJ/ZWNJ stay allowed: scripts and emoji need them.
+const UNSAFE_TEXT = /[\p{Cc}\p{Cs}\u061C\u200B\u200E\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]/u;
+
 const printable = (max: number) =>
   z
     .string()
     .max(max, `must be at most ${max} characters`)
-    .regex(/^[^\p{Cc}]*$/u, "must not contain control characters");
+    .refine((v) => !UNSAFE_TEXT.test(v), "must not contain control, bidirectional or invisible characters");
 
-export const userId = printable(256).min(1, "must not be empty");
+export const userId = printable(256)
+  .min(1, "must not be empty")
+  // "." and ".." cannot be addressed in a URL path (clients normalise them away).
+  .refine((v) => v !== "." && v !== "..", 'must not be "." or ".."');
 
 export const challengeContext = z.strictObject({
   title: printable(100).optional(),

@@ -76,7 +76,15 @@ describe("audit trail", () => {
 
   it("rejects bad filters and cursors", async () => {
     const app = await createApp();
-    for (const q of ["limit=0", "limit=201", "limit=x", "since=yesterday", "cursor=abc", "cursor=c1_"]) {
+    for (const q of [
+      "limit=0",
+      "limit=201",
+      "limit=x",
+      "since=yesterday",
+      "cursor=abc",
+      "cursor=evt_",
+      "cursor=c1_7",
+    ]) {
       expectProblem(await call("GET", `/v1/audit?${q}`, { key: app.apiKey }), 400);
     }
   });

@@ -35,6 +35,11 @@ function isOnP256(x: Uint8Array, y: Uint8Array): boolean {
   return (Y * Y) % P256_P === rhs;
 }
 
+/** A member's value for an error message; never calls into attacker-supplied objects. */
+function shown(v: unknown): string {
+  return typeof v === "string" ? JSON.stringify(v.slice(0, 40)) : typeof v;
+}
+
 function fail(reason: string): ImportResult {
   return { ok: false, reason: `public_key: ${reason}` };
 }
@@ -88,7 +93,7 @@ async function importEc(publicKey: unknown): Promise<ImportResult> {
   } else if (isRecord(publicKey)) {
     if (publicKey.kty !== "EC") return fail('kty must be "EC" for key_format ecies-p256');
     if (hasPrivateMembers(publicKey)) return fail("must not contain private key members");
-    if (publicKey.crv !== "P-256") return fail(`curve must be P-256, got ${String(publicKey.crv)}`);
+    if (publicKey.crv !== "P-256") return fail(`curve must be P-256, got ${shown(publicKey.crv)}`);
     const dx = decodeField(publicKey.x);
     const dy = decodeField(publicKey.y);
     if (!dx || !dy || dx.length !== 32 || dy.length !== 32) {
@@ -119,7 +124,7 @@ async function importRsa(
   if (hasPrivateMembers(publicKey)) return fail("must not contain private key members");
   const wantAlg = format === "rsa-oaep-sha1" ? "RSA-OAEP" : "RSA-OAEP-256";
   if (publicKey.alg !== undefined && publicKey.alg !== wantAlg) {
-    return fail(`alg ${String(publicKey.alg)} does not match key_format ${format} (expected ${wantAlg})`);
+    return fail(`alg ${shown(publicKey.alg)} does not match key_format ${format} (expected ${wantAlg})`);
   }
   if (publicKey.e !== "AQAB") return fail('RSA exponent must be 65537 ("AQAB")');
   if (typeof publicKey.n !== "string" || publicKey.n.length > 1024) {

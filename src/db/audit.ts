@@ -57,21 +57,17 @@ export function auditInsert(db: D1Database, e: AuditInput): D1PreparedStatement 
 }
 
 /**
- * An audit insert that only happens when `guardSql` (a boolean SQL expression over ?12…) holds, evaluated
- * inside the same transaction: used where a preceding conditional UPDATE may have matched nothing.
+ * An audit insert that lands only if the statement just before it in the same `db.batch()` changed
+ * exactly one row. A batch is one transaction on one connection, so `changes()` is that statement's
+ * count: a request that lost a race records nothing, however close in time the winner was.
  */
-export function auditInsertIf(
-  db: D1Database,
-  e: AuditInput,
-  guardSql: string,
-  guardParams: unknown[],
-): D1PreparedStatement {
+export function auditIfChanged(db: D1Database, e: AuditInput): D1PreparedStatement {
   return db
     .prepare(
       `INSERT INTO audit_events (${INSERT_COLUMNS})
-       SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 WHERE ${guardSql}`,
+       SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 WHERE changes() = 1`,
     )
-    .bind(...values(e), ...guardParams);
+    .bind(...values(e));
 }
 
 export interface AuditFilter {
@@ -80,8 +76,8 @@ export interface AuditFilter {
   outcome?: string | undefined;
   since?: number | undefined;
   until?: number | undefined;
-  /** Exclusive upper bound on seq: the cursor. */
-  beforeSeq?: number | undefined;
+  /** The cursor: only events older than this one (of the same application). */
+  afterEventId?: string | undefined;
   limit: number;
 }
 
@@ -89,16 +85,19 @@ export interface AuditFilter {
 export async function listAudit(db: D1Database, appId: string, f: AuditFilter): Promise<AuditRow[]> {
   const where = ["app_id = ?1"];
   const params: unknown[] = [appId];
+  // `$` in a condition becomes the numbered parameter of its value.
   const add = (sql: string, value: unknown) => {
     params.push(value);
-    where.push(sql.replace("?", `?${params.length}`));
+    where.push(sql.replace("$", `?${params.length}`));
   };
-  if (f.userId !== undefined) add("user_id = ?", f.userId);
-  if (f.type !== undefined) add("type = ?", f.type);
-  if (f.outcome !== undefined) add("outcome = ?", f.outcome);
-  if (f.since !== undefined) add("created_at >= ?", f.since);
-  if (f.until !== undefined) add("created_at < ?", f.until);
-  if (f.beforeSeq !== undefined) add("seq < ?", f.beforeSeq);
+  if (f.userId !== undefined) add("user_id = $", f.userId);
+  if (f.type !== undefined) add("type = $", f.type);
+  if (f.outcome !== undefined) add("outcome = $", f.outcome);
+  if (f.since !== undefined) add("created_at >= $", f.since);
+  if (f.until !== undefined) add("created_at < $", f.until);
+  if (f.afterEventId !== undefined) {
+    add("seq < (SELECT seq FROM audit_events WHERE app_id = ?1 AND id = $)", f.afterEventId);
+  }
   params.push(f.limit);
   const sql = `SELECT seq, id, type, outcome, user_id, enrollment_id, device_id, challenge_id, ip, detail, created_at
     FROM audit_events WHERE ${where.join(" AND ")} ORDER BY seq DESC LIMIT ?${params.length}`;

@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { fromB64url, fromHex } from "../crypto/encoding";
 import { sha256, timingSafeEqual } from "../crypto/hash";
-import { auditInsert, auditInsertIf } from "../db/audit";
+import { auditIfChanged, auditInsert } from "../db/audit";
 import type { ChallengeStatus } from "../db/challenges";
 import type { Env } from "../env";
 
@@ -44,7 +44,7 @@ interface Stored extends ChallengeView {
 
 // Flat shapes rather than unions: RPC's type mapping collapses discriminated unions.
 export interface RespondResult {
-  kind: "resolved" | "not_found" | "closed" | "wrong_entropy";
+  kind: "resolved" | "not_found" | "closed" | "wrong_entropy" | "device_inactive";
   view: ChallengeView | null;
   attemptsLeft: number;
 }
@@ -198,11 +198,12 @@ export class ChallengeObject extends DurableObject<Env> {
       if (!matches) {
         const wrong = state.wrongAnswers + 1;
         if (wrong >= MAX_WRONG_ANSWERS) {
-          await this.#resolve(state, "failed", {
+          const landed = await this.#resolve(state, "failed", {
             deviceId: input.deviceId,
             reason: "too_many_wrong_answers",
             ip: input.ip,
           });
+          if (!landed) return { kind: "device_inactive", view: null, attemptsLeft: 0 };
           return { kind: "closed", view: view(state), attemptsLeft: 0 };
         }
         state.wrongAnswers = wrong;
@@ -210,7 +211,12 @@ export class ChallengeObject extends DurableObject<Env> {
         return { kind: "wrong_entropy", attemptsLeft: MAX_WRONG_ANSWERS - wrong, view: view(state) };
       }
       const outcome = input.decision === "approve" ? "approved" : "denied";
-      await this.#resolve(state, outcome, { deviceId: input.deviceId, reason: input.reason, ip: input.ip });
+      const landed = await this.#resolve(state, outcome, {
+        deviceId: input.deviceId,
+        reason: input.reason,
+        ip: input.ip,
+      });
+      if (!landed) return { kind: "device_inactive", view: null, attemptsLeft: 0 };
       return { kind: "resolved", view: view(state), attemptsLeft: MAX_WRONG_ANSWERS - state.wrongAnswers };
     });
   }
@@ -220,7 +226,9 @@ export class ChallengeObject extends DurableObject<Env> {
       const state = await this.#expireIfDueLocked();
       if (!state || state.appId !== appId) return { kind: "not_found", view: null };
       if (state.status !== "pending") return { kind: "closed", view: view(state) };
-      await this.#resolve(state, "cancelled", { deviceId: null, reason: null, ip });
+      if (!(await this.#resolve(state, "cancelled", { deviceId: null, reason: null, ip }))) {
+        return { kind: "not_found", view: null };
+      }
       return { kind: "cancelled", view: view(state) };
     });
   }
@@ -259,62 +267,68 @@ export class ChallengeObject extends DurableObject<Env> {
     if (state?.status === "pending" && Date.now() >= state.expiresAt) {
       await this.#resolve(state, "expired", { deviceId: null, reason: null, ip: null });
     }
-    return state;
+    return this.#state ?? null;
   }
 
   /**
    * Moves a pending challenge to a final state: D1 (summary row + audit row, one transaction) first, then
    * our own storage. If D1 fails the call fails and nothing changes, so the answer can be retried.
+   * An outcome decided by a device only lands while that device is still active in D1, so an answer
+   * racing its device's revocation cannot count; then nothing changes and this returns false.
    */
   async #resolve(
     state: Stored,
     status: Exclude<ChallengeStatus, "pending">,
     by: { deviceId: string | null; reason: string | null; ip: string | null },
-  ): Promise<void> {
-    const at = Date.now();
+  ): Promise<boolean> {
+    let at = Date.now();
     const db = this.env.DB;
     const [update] = await db.batch([
       db
         .prepare(
           `UPDATE challenges SET status = ?1, resolved_at = ?2, device_id = ?3, reason = ?4
-           WHERE id = ?5 AND app_id = ?6 AND status = 'pending'`,
+           WHERE id = ?5 AND app_id = ?6 AND status = 'pending'
+             AND (?3 IS NULL OR EXISTS (SELECT 1 FROM devices WHERE id = ?3 AND app_id = ?6 AND status = 'active'))`,
         )
         .bind(status, at, by.deviceId, by.reason, state.id, state.appId),
-      // Guarded so a retried resolution never writes a second outcome row.
-      auditInsertIf(
-        db,
-        {
-          appId: state.appId,
-          type: "challenge.resolved",
-          outcome: status,
-          userId: state.userId,
-          challengeId: state.id,
-          deviceId: by.deviceId,
-          ip: by.ip,
-          detail: by.reason
-            ? { reason: by.reason, wrong_answers: state.wrongAnswers }
-            : { wrong_answers: state.wrongAnswers },
-          at,
-        },
-        "EXISTS (SELECT 1 FROM challenges WHERE id = ?12 AND status = ?13 AND resolved_at = ?14)",
-        [state.id, status, at],
-      ),
+      auditIfChanged(db, {
+        appId: state.appId,
+        type: "challenge.resolved",
+        outcome: status,
+        userId: state.userId,
+        challengeId: state.id,
+        deviceId: by.deviceId,
+        ip: by.ip,
+        detail: by.reason
+          ? { reason: by.reason, wrong_answers: state.wrongAnswers }
+          : { wrong_answers: state.wrongAnswers },
+        at,
+      }),
     ]);
-    if (update && update.meta.changes === 0) {
-      // D1 already holds an outcome (an earlier attempt landed there but not here): adopt it.
+    if (update?.meta.changes !== 1) {
       const row = await db
-        .prepare("SELECT status, resolved_at, device_id, reason FROM challenges WHERE id = ?1")
-        .bind(state.id)
+        .prepare(
+          "SELECT status, resolved_at, device_id, reason FROM challenges WHERE id = ?1 AND app_id = ?2",
+        )
+        .bind(state.id, state.appId)
         .first<{
           status: ChallengeStatus;
-          resolved_at: number | null;
+          resolved_at: number;
           device_id: string | null;
           reason: string | null;
         }>();
-      if (row && row.status !== "pending") {
-        status = row.status as Exclude<ChallengeStatus, "pending">;
-        by = { deviceId: row.device_id, reason: row.reason, ip: by.ip };
+      if (!row) {
+        // No D1 row: creation never landed there, so this object is an orphan with nothing to answer for.
+        await this.ctx.storage.deleteAll();
+        await this.ctx.storage.deleteAlarm();
+        this.#state = null;
+        return false;
       }
+      if (row.status === "pending") return false;
+      // D1 already holds an outcome (an earlier attempt landed there but not here): adopt it.
+      status = row.status;
+      at = row.resolved_at;
+      by = { deviceId: row.device_id, reason: row.reason, ip: by.ip };
     }
     state.status = status;
     state.resolvedAt = at;
@@ -323,6 +337,7 @@ export class ChallengeObject extends DurableObject<Env> {
     await this.ctx.storage.put(STATE_KEY, state);
     await this.ctx.storage.setAlarm(at + RETAIN_AFTER_RESOLUTION_MS);
     for (const wake of [...this.#waiters]) wake();
+    return true;
   }
 }
 

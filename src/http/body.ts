@@ -82,7 +82,7 @@ export async function readJson<S extends z.ZodType>(request: Request, schema: S)
   return parsed.data;
 }
 
-/** Validates query parameters (first value of each name) against a schema. */
+/** Validates query parameters against a schema; a repeated name keeps its last value. */
 export function readQuery<S extends z.ZodType>(request: Request, schema: S): z.output<S> {
   const params = Object.fromEntries(new URL(request.url).searchParams);
   const parsed = schema.safeParse(params);

@@ -8,13 +8,11 @@ import { auditJson } from "./views";
 
 const DEFAULT_LIMIT = 50;
 
-// Cursors are opaque to callers: the last seq of a page, base-36 with a version prefix.
-const encodeCursor = (seq: number) => `c1_${seq.toString(36)}`;
-function decodeCursor(cursor: string): number {
-  const m = /^c1_([0-9a-z]{1,12})$/.exec(cursor);
-  const seq = m?.[1] ? Number.parseInt(m[1], 36) : Number.NaN;
-  if (!Number.isSafeInteger(seq) || seq < 1) throw badRequest("cursor: not a cursor this API returned");
-  return seq;
+// The cursor is the public id of the last event of a page: opaque to callers, and unlike the internal
+// sequence number it says nothing about how many events other applications have.
+function checkCursor(cursor: string): string {
+  if (!/^evt_[0-9a-z]{26}$/.test(cursor)) throw badRequest("cursor: not a cursor this API returned");
+  return cursor;
 }
 
 export const list: Handler = async (request, env) => {
@@ -28,7 +26,7 @@ export const list: Handler = async (request, env) => {
     outcome: q.outcome,
     since: q.since ? Date.parse(q.since) : undefined,
     until: q.until ? Date.parse(q.until) : undefined,
-    beforeSeq: q.cursor ? decodeCursor(q.cursor) : undefined,
+    afterEventId: q.cursor ? checkCursor(q.cursor) : undefined,
     limit: limit + 1,
   });
   const page = rows.slice(0, limit);
@@ -37,6 +35,6 @@ export const list: Handler = async (request, env) => {
     object: "list",
     data: page.map(auditJson),
     has_more: rows.length > limit,
-    next_cursor: rows.length > limit && last ? encodeCursor(last.seq) : null,
+    next_cursor: rows.length > limit && last ? last.id : null,
   });
 };

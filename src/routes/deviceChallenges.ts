@@ -1,8 +1,8 @@
 import { authenticateDevice } from "../auth/deviceToken";
-import { auditInsert } from "../db/audit";
+import { auditIfChanged } from "../db/audit";
 import { pendingForDevice } from "../db/challenges";
 import { iso, json, readJson } from "../http/body";
-import { conflict, notFound, Problem } from "../http/problem";
+import { conflict, deviceUnauthorized, notFound, Problem } from "../http/problem";
 import { clientIp, type Handler, pathId } from "../http/request";
 import { deviceResponse } from "../schemas";
 import { challengeJson } from "./views";
@@ -38,6 +38,8 @@ export const respond: Handler = async (request, env) => {
     reason: body.reason ?? null,
     ip: clientIp(request),
   });
+  // Revoked between authentication and the answer: the answer did not count.
+  if (result.kind === "device_inactive") throw deviceUnauthorized();
   if (result.kind === "not_found" || !result.view) throw notFound("challenge");
   switch (result.kind) {
     case "resolved":
@@ -62,11 +64,13 @@ export const removeSelf: Handler = async (request, env) => {
   const device = await authenticateDevice(request, env);
   const now = Date.now();
   const db = env.DB;
-  await db.batch([
+  const [update] = await db.batch([
     db
-      .prepare("UPDATE devices SET status = 'revoked', revoked_at = ?2 WHERE id = ?1 AND status = 'active'")
-      .bind(device.id, now),
-    auditInsert(db, {
+      .prepare(
+        "UPDATE devices SET status = 'revoked', revoked_at = ?2 WHERE id = ?1 AND app_id = ?3 AND status = 'active'",
+      )
+      .bind(device.id, now, device.app_id),
+    auditIfChanged(db, {
       appId: device.app_id,
       type: "device.revoked",
       outcome: "revoked",
@@ -77,5 +81,7 @@ export const removeSelf: Handler = async (request, env) => {
       at: now,
     }),
   ]);
+  // Revoked meanwhile (by the application or a parallel call): the token no longer names an active device.
+  if (update?.meta.changes !== 1) throw deviceUnauthorized();
   return new Response(null, { status: 204 });
 };

@@ -4,7 +4,7 @@ import { sha256, sha256Hex, timingSafeEqual } from "../crypto/hash";
 import { importDevicePublicKey } from "../crypto/keys";
 import { newId, newSecret } from "../crypto/random";
 import { appName } from "../db/apiKeys";
-import { auditInsertIf } from "../db/audit";
+import { auditIfChanged } from "../db/audit";
 import { deviceById } from "../db/devices";
 import { enrollmentByCodeHash } from "../db/enrollments";
 import { json, readJson } from "../http/body";
@@ -50,8 +50,6 @@ export const enroll: Handler = async (request, env) => {
   const token = newSecret("edt_");
   const activateBy = Math.max(enrollment.expires_at, now + ACTIVATION_WINDOW_MS);
   const db = env.DB;
-  const claimed =
-    "EXISTS (SELECT 1 FROM enrollments WHERE id = ?12 AND device_id = ?13 AND status = 'claimed')";
   const [claim] = await db.batch([
     db
       .prepare(
@@ -79,22 +77,17 @@ export const enroll: Handler = async (request, env) => {
         now,
         activateBy,
       ),
-    auditInsertIf(
-      db,
-      {
-        appId: enrollment.app_id,
-        type: "device.enrolled",
-        outcome: "pending",
-        userId: enrollment.user_id,
-        enrollmentId: enrollment.id,
-        deviceId,
-        ip: clientIp(request),
-        detail: { key_format: body.key_format, name: body.name ?? null, platform: body.platform ?? null },
-        at: now,
-      },
-      claimed,
-      [enrollment.id, deviceId],
-    ),
+    auditIfChanged(db, {
+      appId: enrollment.app_id,
+      type: "device.enrolled",
+      outcome: "pending",
+      userId: enrollment.user_id,
+      enrollmentId: enrollment.id,
+      deviceId,
+      ip: clientIp(request),
+      detail: { key_format: body.key_format, name: body.name ?? null, platform: body.platform ?? null },
+      at: now,
+    }),
   ]);
   if (claim?.meta.changes !== 1) throw codeRefused();
 
@@ -143,6 +136,17 @@ export const activate: Handler = async (request, env) => {
            AND EXISTS (SELECT 1 FROM enrollments WHERE id = devices.enrollment_id AND status = 'claimed')`,
       )
       .bind(device.id, now),
+    auditIfChanged(db, {
+      appId: device.app_id,
+      type: "device.activated",
+      outcome: "active",
+      userId: device.user_id,
+      enrollmentId: device.enrollment_id,
+      deviceId: device.id,
+      ip: clientIp(request),
+      detail: { key_format: device.key_format },
+      at: now,
+    }),
     db
       .prepare(
         `UPDATE enrollments SET status = 'completed', completed_at = ?3
@@ -150,37 +154,16 @@ export const activate: Handler = async (request, env) => {
            AND EXISTS (SELECT 1 FROM devices WHERE id = ?2 AND status = 'active')`,
       )
       .bind(device.enrollment_id, device.id, now),
-    auditInsertIf(
-      db,
-      {
-        appId: device.app_id,
-        type: "device.activated",
-        outcome: "active",
-        userId: device.user_id,
-        enrollmentId: device.enrollment_id,
-        deviceId: device.id,
-        ip: clientIp(request),
-        detail: { key_format: device.key_format },
-        at: now,
-      },
-      "EXISTS (SELECT 1 FROM devices WHERE id = ?12 AND status = 'active' AND activated_at = ?13)",
-      [device.id, now],
-    ),
-    auditInsertIf(
-      db,
-      {
-        appId: device.app_id,
-        type: "enrollment.completed",
-        outcome: "completed",
-        userId: device.user_id,
-        enrollmentId: device.enrollment_id,
-        deviceId: device.id,
-        ip: clientIp(request),
-        at: now,
-      },
-      "EXISTS (SELECT 1 FROM enrollments WHERE id = ?12 AND status = 'completed' AND completed_at = ?13)",
-      [device.enrollment_id, now],
-    ),
+    auditIfChanged(db, {
+      appId: device.app_id,
+      type: "enrollment.completed",
+      outcome: "completed",
+      userId: device.user_id,
+      enrollmentId: device.enrollment_id,
+      deviceId: device.id,
+      ip: clientIp(request),
+      at: now,
+    }),
   ]);
   if (update?.meta.changes !== 1) throw activationRefused();
   return json({

@@ -1,5 +1,5 @@
 import { authenticateApp } from "../auth/apiKey";
-import { auditInsertIf } from "../db/audit";
+import { auditIfChanged } from "../db/audit";
 import { deviceForApp, devicesOfUser } from "../db/devices";
 import { json } from "../http/body";
 import { badRequest, conflict, notFound } from "../http/problem";
@@ -25,28 +25,26 @@ export const revoke: Handler = async (request, env) => {
   }
   const now = Date.now();
   const db = env.DB;
-  await db.batch([
+  const [update] = await db.batch([
     db
       .prepare(
         "UPDATE devices SET status = 'revoked', revoked_at = ?3 WHERE id = ?1 AND app_id = ?2 AND status = 'active'",
       )
       .bind(id, caller.appId, now),
-    auditInsertIf(
-      db,
-      {
-        appId: caller.appId,
-        type: "device.revoked",
-        outcome: "revoked",
-        userId: device.user_id,
-        deviceId: id,
-        ip: clientIp(request),
-        detail: { by: "application" },
-        at: now,
-      },
-      "EXISTS (SELECT 1 FROM devices WHERE id = ?12 AND status = 'revoked' AND revoked_at = ?13)",
-      [id, now],
-    ),
+    auditIfChanged(db, {
+      appId: caller.appId,
+      type: "device.revoked",
+      outcome: "revoked",
+      userId: device.user_id,
+      deviceId: id,
+      ip: clientIp(request),
+      detail: { by: "application" },
+      at: now,
+    }),
   ]);
+  if (update?.meta.changes !== 1) {
+    throw conflict("device-revoked", "Device already revoked", "This device was revoked meanwhile.");
+  }
   const after = await deviceForApp(db, caller.appId, id);
   return json(deviceJson(after ?? device));
 };

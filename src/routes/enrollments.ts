@@ -3,7 +3,7 @@ import { authenticateApp } from "../auth/apiKey";
 import { sha256Hex } from "../crypto/hash";
 import { newId, newSecret } from "../crypto/random";
 import { appName } from "../db/apiKeys";
-import { auditInsert, auditInsertIf } from "../db/audit";
+import { auditIfChanged, auditInsert } from "../db/audit";
 import { enrollmentByCodeHash, enrollmentForApp, enrollmentStatus } from "../db/enrollments";
 import { json, readJson, readQuery } from "../http/body";
 import { conflict, notFound } from "../http/problem";
@@ -121,26 +121,34 @@ export const cancel: Handler = async (request, env) => {
          WHERE id = ?1 AND app_id = ?2 AND status IN ('pending', 'claimed')`,
       )
       .bind(id, caller.appId, now),
-    // A device that claimed the code but has not activated is dropped with it.
+    auditIfChanged(db, {
+      appId: caller.appId,
+      type: "enrollment.cancelled",
+      outcome: "cancelled",
+      userId: row.user_id,
+      enrollmentId: id,
+      ip: clientIp(request),
+      at: now,
+    }),
+    // A device that claimed the code but has not activated is dropped with it, and that is audited too.
     db
       .prepare(
-        "UPDATE devices SET status = 'revoked', revoked_at = ?2 WHERE enrollment_id = ?1 AND status = 'pending'",
+        `UPDATE devices SET status = 'revoked', revoked_at = ?3
+         WHERE enrollment_id = ?1 AND app_id = ?2 AND status = 'pending'
+           AND EXISTS (SELECT 1 FROM enrollments WHERE id = ?1 AND status = 'cancelled')`,
       )
-      .bind(id, now),
-    auditInsertIf(
-      db,
-      {
-        appId: caller.appId,
-        type: "enrollment.cancelled",
-        outcome: "cancelled",
-        userId: row.user_id,
-        enrollmentId: id,
-        ip: clientIp(request),
-        at: now,
-      },
-      "EXISTS (SELECT 1 FROM enrollments WHERE id = ?12 AND status = 'cancelled' AND completed_at = ?13)",
-      [id, now],
-    ),
+      .bind(id, caller.appId, now),
+    auditIfChanged(db, {
+      appId: caller.appId,
+      type: "device.revoked",
+      outcome: "revoked",
+      userId: row.user_id,
+      enrollmentId: id,
+      deviceId: row.device_id,
+      ip: clientIp(request),
+      detail: { by: "enrollment_cancelled" },
+      at: now,
+    }),
   ]);
   if (!update || update.meta.changes === 0) {
     throw conflict("enrollment-closed", "Enrollment closed", "The enrollment was completed meanwhile.");
