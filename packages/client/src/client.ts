@@ -1,0 +1,284 @@
+// The integrator SDK: one method per application call of docs/api.md. Only web-platform APIs (fetch,
+// URL, AbortSignal, setTimeout), so it runs in Node 18+, browsers and Workers alike.
+import { EncrypxonClientError, EncrypxonConnectionError, EncrypxonError } from "./errors.js";
+import type {
+  AuditEvent,
+  AuditPage,
+  AuditQuery,
+  Challenge,
+  CreateChallengeRequest,
+  CreatedChallenge,
+  CreatedEnrollment,
+  CreateEnrollmentRequest,
+  Device,
+  Enrollment,
+  List,
+  ProblemDetails,
+} from "./types.js";
+
+export const VERSION = "0.1.0";
+/** The server caps every long-poll at 25 s. */
+export const MAX_WAIT_SECONDS = 25;
+
+export interface EncrypxonClientOptions {
+  /** `ek_live_…` / `ek_test_…`. Keep it on your server: it must never reach a browser. */
+  apiKey: string;
+  /** e.g. `https://2fa.example.com` or `http://127.0.0.1:8787`. */
+  baseUrl: string;
+  /** Defaults to the global `fetch`. */
+  fetch?: typeof fetch;
+  /** Extra attempts for idempotent calls (GET, DELETE) after a 429, a 5xx or a network error. Default 2. */
+  retries?: number;
+  /** First backoff delay; doubled each attempt, with full jitter, capped at `maxRetryDelayMs`. Default 250. */
+  retryDelayMs?: number;
+  /** Default 5000; also caps a server's `Retry-After`. */
+  maxRetryDelayMs?: number;
+  /** Per attempt, on top of any long-poll wait. Default 30 000. */
+  timeoutMs?: number;
+}
+
+interface CallOptions {
+  body?: unknown;
+  query?: Record<string, string | number | undefined>;
+  /** Seconds the server may hold the request (long-poll). */
+  waitSeconds?: number;
+  /** POSTs are retried only when this is set (e.g. the failure happened before the request was sent). */
+  idempotent?: boolean;
+}
+
+const RETRYABLE_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+const seg = (value: string) => encodeURIComponent(value);
+
+function isoOf(value: string | Date | undefined): string | undefined {
+  return value instanceof Date ? value.toISOString() : value;
+}
+
+export class Encrypxon2FaClient {
+  readonly baseUrl: string;
+  // Private: console.log(client) or JSON.stringify(client) must not reveal the key.
+  readonly #apiKey: string;
+  readonly #fetch: typeof fetch;
+  readonly #retries: number;
+  readonly #retryDelayMs: number;
+  readonly #maxRetryDelayMs: number;
+  readonly #timeoutMs: number;
+
+  constructor(options: EncrypxonClientOptions) {
+    if (!options.apiKey) throw new EncrypxonClientError("apiKey is required");
+    if (!options.baseUrl) throw new EncrypxonClientError("baseUrl is required");
+    const base = new URL(options.baseUrl);
+    this.baseUrl = base.origin + base.pathname.replace(/\/+$/, "");
+    this.#apiKey = options.apiKey;
+    // Bound, so that a platform fetch is not called with the client as `this` ("Illegal invocation").
+    const f = options.fetch ?? globalThis.fetch;
+    this.#fetch = (input, init) => f(input, init);
+    this.#retries = Math.max(0, options.retries ?? 2);
+    this.#retryDelayMs = options.retryDelayMs ?? 250;
+    this.#maxRetryDelayMs = options.maxRetryDelayMs ?? 5_000;
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  // ── Enrollments ──────────────────────────────────────────────────────────────────────────────────
+
+  /** `POST /v1/enrollments`: show `enrollment_uri` (or `qr_svg_url` as an `<img src>`) to the user. */
+  createEnrollment(request: CreateEnrollmentRequest): Promise<CreatedEnrollment> {
+    return this.#call("POST", "/v1/enrollments", { body: request });
+  }
+
+  /** `GET /v1/enrollments/{id}`, optionally waiting up to `wait` seconds (≤ 25) for it to leave `pending`. */
+  getEnrollment(id: string, options: { wait?: number } = {}): Promise<Enrollment> {
+    return this.#call("GET", `/v1/enrollments/${seg(id)}`, {
+      query: { wait: options.wait },
+      waitSeconds: options.wait,
+    });
+  }
+
+  /**
+   * Long-polls until the enrollment is no longer `pending` or `timeoutMs` (default 10 minutes, an
+   * enrollment's default lifetime) has passed; returns the last state seen.
+   */
+  waitForEnrollment(id: string, options: { timeoutMs?: number } = {}): Promise<Enrollment> {
+    return this.#waitLoop((wait) => this.getEnrollment(id, { wait }), options.timeoutMs ?? 600_000);
+  }
+
+  /** `DELETE /v1/enrollments/{id}`: the code stops working. */
+  cancelEnrollment(id: string): Promise<Enrollment> {
+    return this.#call("DELETE", `/v1/enrollments/${seg(id)}`);
+  }
+
+  /**
+   * The QR image URL for an enrollment code (`enc_…`, from `enrollment_uri`). It needs no API key: the
+   * code is the capability, so it can be an `<img src>` until the code is used or expires.
+   */
+  enrollmentQrUrl(id: string, code: string, format: "svg" | "png" = "svg"): string {
+    return `${this.baseUrl}/v1/enrollments/${seg(id)}/qr.${format}?code=${seg(code)}`;
+  }
+
+  // ── Devices ──────────────────────────────────────────────────────────────────────────────────────
+
+  /** `GET /v1/users/{user_id}/devices`: active and revoked devices, no key material. */
+  async listDevices(userId: string): Promise<Device[]> {
+    const list = await this.#call<List<Device>>("GET", `/v1/users/${seg(userId)}/devices`);
+    return list.data;
+  }
+
+  /** `DELETE /v1/devices/{id}`: its token stops working at once. */
+  revokeDevice(id: string): Promise<Device> {
+    return this.#call("DELETE", `/v1/devices/${seg(id)}`);
+  }
+
+  // ── Challenges ───────────────────────────────────────────────────────────────────────────────────
+
+  /** `POST /v1/challenges`. Never retried automatically: a retry would push a second prompt. */
+  createChallenge(request: CreateChallengeRequest): Promise<CreatedChallenge> {
+    return this.#call("POST", "/v1/challenges", { body: request, waitSeconds: request.wait_seconds });
+  }
+
+  /** `GET /v1/challenges/{id}`, optionally waiting up to `wait` seconds (≤ 25) for a change. */
+  getChallenge(id: string, options: { wait?: number } = {}): Promise<Challenge> {
+    return this.#call("GET", `/v1/challenges/${seg(id)}`, {
+      query: { wait: options.wait },
+      waitSeconds: options.wait,
+    });
+  }
+
+  /**
+   * Long-polls (25 s at a time) until the challenge is decided or `timeoutMs` (default 130 s, just past
+   * a challenge's default lifetime) has passed; returns the last state seen, so check `status`.
+   */
+  waitForResult(id: string, options: { timeoutMs?: number } = {}): Promise<Challenge> {
+    return this.#waitLoop((wait) => this.getChallenge(id, { wait }), options.timeoutMs ?? 130_000);
+  }
+
+  /** `DELETE /v1/challenges/{id}`. */
+  cancelChallenge(id: string): Promise<Challenge> {
+    return this.#call("DELETE", `/v1/challenges/${seg(id)}`);
+  }
+
+  // ── Audit ────────────────────────────────────────────────────────────────────────────────────────
+
+  /** `GET /v1/audit`: one page, newest first. */
+  listAudit(query: AuditQuery = {}): Promise<AuditPage> {
+    return this.#call("GET", "/v1/audit", {
+      query: {
+        user_id: query.user_id,
+        type: query.type,
+        outcome: query.outcome,
+        since: isoOf(query.since),
+        until: isoOf(query.until),
+        limit: query.limit,
+        cursor: query.cursor,
+      },
+    });
+  }
+
+  /** Every page from `query.cursor` on (`limit` is the page size). */
+  async *auditPages(query: AuditQuery = {}): AsyncGenerator<AuditPage, void, undefined> {
+    let cursor = query.cursor;
+    for (;;) {
+      const page = await this.listAudit({ ...query, cursor });
+      yield page;
+      if (!page.has_more || !page.next_cursor) return;
+      cursor = page.next_cursor;
+    }
+  }
+
+  /** Every matching event, newest first, fetching pages as the loop goes: `for await (const e of …)`. */
+  async *auditEvents(query: AuditQuery = {}): AsyncGenerator<AuditEvent, void, undefined> {
+    for await (const page of this.auditPages(query)) yield* page.data;
+  }
+
+  // ── Plumbing ─────────────────────────────────────────────────────────────────────────────────────
+
+  async #waitLoop<T extends { status: string }>(
+    poll: (waitSeconds: number) => Promise<T>,
+    timeoutMs: number,
+  ): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const left = deadline - Date.now();
+      const wait = Math.max(0, Math.min(MAX_WAIT_SECONDS, Math.floor(left / 1000)));
+      const state = await poll(wait);
+      // Less than a second left: a poll that cannot wait would only add a request.
+      if (state.status !== "pending" || deadline - Date.now() < 1000) return state;
+    }
+  }
+
+  async #call<T>(method: string, path: string, options: CallOptions = {}): Promise<T> {
+    const url = new URL(this.baseUrl + path);
+    for (const [k, v] of Object.entries(options.query ?? {})) {
+      if (v !== undefined) url.searchParams.set(k, String(v));
+    }
+    const label = `${method} ${path}`;
+    const headers: Record<string, string> = { "x-api-key": this.#apiKey, accept: "application/json" };
+    let body: string | undefined;
+    if (options.body !== undefined) {
+      headers["content-type"] = "application/json";
+      body = JSON.stringify(options.body);
+    }
+    const idempotent = method === "GET" || method === "DELETE" || options.idempotent === true;
+    const timeout = this.#timeoutMs + (options.waitSeconds ?? 0) * 1000;
+
+    for (let attempt = 0; ; attempt++) {
+      const canRetry = idempotent && attempt < this.#retries;
+      let response: Response;
+      try {
+        response = await this.#fetch(url.toString(), {
+          method,
+          headers,
+          body,
+          signal: AbortSignal.timeout(timeout),
+        });
+      } catch (err) {
+        if (!canRetry) throw new EncrypxonConnectionError(label, err);
+        await sleep(this.#backoff(attempt, null));
+        continue;
+      }
+      if (response.ok) {
+        const text = await response.text();
+        return (text === "" ? undefined : JSON.parse(text)) as T;
+      }
+      if (canRetry && RETRYABLE_STATUS.has(response.status)) {
+        await response.body?.cancel();
+        await sleep(this.#backoff(attempt, response.headers.get("retry-after")));
+        continue;
+      }
+      throw new EncrypxonError(await problemOf(response), label);
+    }
+  }
+
+  /** Full-jitter exponential backoff; a server's Retry-After (seconds) wins, within the cap. */
+  #backoff(attempt: number, retryAfter: string | null): number {
+    const seconds = retryAfter === null ? Number.NaN : Number(retryAfter);
+    if (Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds * 1000, this.#maxRetryDelayMs);
+    const ceiling = Math.min(this.#maxRetryDelayMs, this.#retryDelayMs * 2 ** attempt);
+    return Math.random() * ceiling;
+  }
+}
+
+/** The problem details of an error response; a non-JSON answer (a proxy's HTML page) gets a stand-in. */
+async function problemOf(response: Response): Promise<ProblemDetails> {
+  const text = await response.text();
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (
+      parsed !== null &&
+      typeof parsed === "object" &&
+      typeof (parsed as ProblemDetails).type === "string" &&
+      typeof (parsed as ProblemDetails).title === "string"
+    ) {
+      return { ...(parsed as ProblemDetails), status: response.status };
+    }
+  } catch {
+    // not JSON
+  }
+  return {
+    type: "about:blank",
+    title: response.statusText || `HTTP ${response.status}`,
+    status: response.status,
+    detail: text.slice(0, 200),
+  };
+}

@@ -1,0 +1,132 @@
+// The wire shapes of the Encrypxon API v1 (docs/api.md), as the integrator sees them.
+
+export type EnrollmentStatus = "pending" | "completed" | "expired" | "cancelled";
+export type ChallengeStatus = "pending" | "approved" | "denied" | "expired" | "cancelled" | "failed";
+export type DeviceStatus = "active" | "revoked" | "pending";
+export type KeyFormat = "ecies-p256" | "rsa-oaep-sha1" | "rsa-oaep-sha256";
+
+export interface Enrollment {
+  id: string;
+  object: "enrollment";
+  user_id: string;
+  user_label: string;
+  status: EnrollmentStatus;
+  device_id: string | null;
+  created_at: string;
+  expires_at: string;
+  completed_at: string | null;
+}
+
+/** The answer to `POST /v1/enrollments`: the only time the enrollment code is visible. */
+export interface CreatedEnrollment extends Enrollment {
+  enrollment_uri: string;
+  qr_svg_url: string;
+}
+
+export interface CreateEnrollmentRequest {
+  /** Your identifier for the user (1–256 characters). */
+  user_id: string;
+  /** Shown on the phone (≤ 100 characters); defaults to `user_id`. */
+  user_label?: string;
+  /** 60–3600, default 600. */
+  ttl_seconds?: number;
+}
+
+export interface Device {
+  id: string;
+  object: "device";
+  user_id: string;
+  name: string | null;
+  platform: string | null;
+  key_format: KeyFormat;
+  status: DeviceStatus;
+  enrollment_id: string | null;
+  created_at: string;
+  activated_at: string | null;
+  revoked_at: string | null;
+}
+
+/** What the phone shows the user. */
+export interface ChallengeContext {
+  title?: string;
+  message?: string;
+  ip?: string;
+  location?: string;
+  user_agent?: string;
+}
+
+export interface Challenge {
+  id: string;
+  object: "challenge";
+  user_id: string;
+  status: ChallengeStatus;
+  context: ChallengeContext;
+  created_at: string;
+  expires_at: string;
+  resolved_at: string | null;
+  /** The device that answered. */
+  device_id: string | null;
+  /** The device's reason for a deny, or `too_many_wrong_answers` for `failed`. */
+  reason: string | null;
+}
+
+/** The answer to `POST /v1/challenges`: also says to how many devices it was sent. */
+export interface CreatedChallenge extends Challenge {
+  devices: number;
+}
+
+export interface CreateChallengeRequest {
+  user_id: string;
+  context?: ChallengeContext;
+  /** 10–600, default 120. */
+  ttl_seconds?: number;
+  /** 0–25: wait for the answer before returning. */
+  wait_seconds?: number;
+}
+
+export interface AuditEvent {
+  id: string;
+  object: "audit_event";
+  type: string;
+  outcome: string | null;
+  user_id: string | null;
+  enrollment_id: string | null;
+  device_id: string | null;
+  challenge_id: string | null;
+  ip: string | null;
+  detail: Record<string, unknown> | null;
+  created_at: string;
+}
+
+export interface AuditQuery {
+  user_id?: string;
+  type?: string;
+  outcome?: string;
+  /** ISO-8601, or a Date. */
+  since?: string | Date;
+  until?: string | Date;
+  /** 1–200, default 50. */
+  limit?: number;
+  /** The `next_cursor` of the previous page. */
+  cursor?: string;
+}
+
+export interface List<T> {
+  object: "list";
+  data: T[];
+}
+
+export interface AuditPage extends List<AuditEvent> {
+  has_more: boolean;
+  next_cursor: string | null;
+}
+
+/** RFC 9457 problem details as the API sends them, extension members included. */
+export interface ProblemDetails {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  errors?: { field: string; message: string }[];
+  [extension: string]: unknown;
+}
