@@ -15,5 +15,7 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     exclude: ["test/e2e/**", "test/node/**"],
     setupFiles: ["./test/setup.ts"],
+    // Some suites make hundreds of real calls; on a loaded 2-core machine the 5 s default is too tight.
+    testTimeout: 60_000,
   },
 });

@@ -29,7 +29,6 @@ import {
 } from "./helpers";
 
 // Some tests make hundreds of calls; the default 5 s is too short for them.
-vi.setConfig({ testTimeout: 20_000 });
 
 afterEach(() => {
   vi.useRealTimers();
@@ -1167,7 +1166,7 @@ describe("leaks", () => {
 // ---------------------------------------------------------------------------------------------------
 // Attacks that currently succeed. Each test asserts the correct behaviour, so it fails until fixed.
 
-describe("open bugs", () => {
+describe("regressions: once-open bugs", () => {
   it("an approval from a device that is being revoked does not land after the revocation", async () => {
     // The device passes authentication (D1: active), the app's revoke commits, and only then does the
     // Durable Object resolve the challenge: the revoked device's approval counts.
