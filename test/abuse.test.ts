@@ -28,8 +28,6 @@ import {
   type TestApp,
 } from "./helpers";
 
-// Some tests make hundreds of calls; the default 5 s is too short for them.
-
 afterEach(() => {
   vi.useRealTimers();
 });
