@@ -3,6 +3,7 @@ import type { Env } from "./env";
 import { json } from "./http/body";
 import { Problem, problemResponse, toErrorResponse } from "./http/problem";
 import type { Handler } from "./http/request";
+import { docsRoutes } from "./openapi";
 import * as audit from "./routes/audit";
 import * as challenges from "./routes/challenges";
 import * as deviceChallenges from "./routes/deviceChallenges";
@@ -30,6 +31,8 @@ const routes: [method: string, path: string, handler: Handler][] = [
   ["POST", "/v1/device/challenges/:id/response", deviceChallenges.respond],
   ["DELETE", "/v1/device", deviceChallenges.removeSelf],
 ];
+// GET /openapi.json and /docs describe this very table, so a route added above appears in them.
+routes.push(...docsRoutes(() => routes));
 
 const router = Router<IRequest, [Env, ExecutionContext]>({
   // Our own choke point: itty's default would copy internal error messages into the response.

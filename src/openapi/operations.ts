@@ -1,0 +1,188 @@
+// What the OpenAPI description says about each route of the table in src/index.ts, keyed by
+// "METHOD /path". Request schemas are the very ones the routes validate with (src/schemas.ts). A route
+// missing here still appears in the description (with a placeholder summary), and a test names it.
+import type { z } from "zod";
+import * as req from "../schemas";
+import * as res from "./responses";
+
+export type Auth = "app" | "device" | "none";
+
+export interface Operation {
+  summary: string;
+  description?: string;
+  tag: string;
+  auth: Auth;
+  body?: z.ZodType;
+  query?: z.ZodObject;
+  /** status → [description, JSON body schema | media type of a non-JSON body]. */
+  responses: Record<number, [string, z.ZodType | string | null]>;
+}
+
+const wait = "With `wait` (0–25 s) the call returns as soon as the status changes.";
+
+export const OPERATIONS: Record<string, Operation> = {
+  "GET /": {
+    summary: "Service status",
+    tag: "Meta",
+    auth: "none",
+    responses: { 200: ["Up", res.service] },
+  },
+  "POST /v1/enrollments": {
+    summary: "Create an enrollment",
+    description:
+      "Returns the enrollment with its `enrollment_uri` (show it as a QR code) and `qr_svg_url`. The enrollment code appears in this response only.",
+    tag: "Enrollments",
+    auth: "app",
+    body: req.createEnrollment,
+    responses: { 201: ["Created", res.createdEnrollment] },
+  },
+  "GET /v1/enrollments/:id": {
+    summary: "Get an enrollment",
+    description: `\`device_id\` is set once \`completed\`. ${wait}`,
+    tag: "Enrollments",
+    auth: "app",
+    query: req.waitQuery,
+    responses: { 200: ["The enrollment", res.enrollment] },
+  },
+  "DELETE /v1/enrollments/:id": {
+    summary: "Cancel an enrollment",
+    tag: "Enrollments",
+    auth: "app",
+    responses: { 200: ["Cancelled", res.enrollment], 409: ["enrollment-closed", res.problem] },
+  },
+  "GET /v1/enrollments/:id/qr.svg": {
+    summary: "The enrollment QR code as SVG",
+    description: "The `code` query parameter (from `enrollment_uri`) is the credential; no API key.",
+    tag: "Enrollments",
+    auth: "none",
+    responses: { 200: ["The QR code", "image/svg+xml"] },
+  },
+  "GET /v1/enrollments/:id/qr.png": {
+    summary: "The enrollment QR code as PNG",
+    description: "The `code` query parameter (from `enrollment_uri`) is the credential; no API key.",
+    tag: "Enrollments",
+    auth: "none",
+    responses: { 200: ["The QR code", "image/png"] },
+  },
+  "GET /v1/users/:user_id/devices": {
+    summary: "List a user's devices",
+    description: "Active and revoked devices, without key material. Percent-encode the user id.",
+    tag: "Devices",
+    auth: "app",
+    responses: { 200: ["The devices", res.deviceList] },
+  },
+  "DELETE /v1/devices/:id": {
+    summary: "Revoke a device",
+    tag: "Devices",
+    auth: "app",
+    responses: { 200: ["Revoked", res.device], 409: ["device-revoked", res.problem] },
+  },
+  "POST /v1/challenges": {
+    summary: "Create a challenge (ask for a second factor)",
+    description: "With `wait_seconds` (0–25) the call waits for the answer before returning.",
+    tag: "Challenges",
+    auth: "app",
+    body: req.createChallenge,
+    responses: { 201: ["Created", res.createdChallenge], 422: ["no-active-device", res.problem] },
+  },
+  "GET /v1/challenges/:id": {
+    summary: "Get a challenge",
+    description: wait,
+    tag: "Challenges",
+    auth: "app",
+    query: req.waitQuery,
+    responses: { 200: ["The challenge", res.challenge] },
+  },
+  "DELETE /v1/challenges/:id": {
+    summary: "Cancel a pending challenge",
+    tag: "Challenges",
+    auth: "app",
+    responses: { 200: ["Cancelled", res.challenge], 409: ["challenge-closed", res.problem] },
+  },
+  "GET /v1/audit": {
+    summary: "List audit events",
+    description: "Newest first; pass `next_cursor` as `cursor` for the next page.",
+    tag: "Audit",
+    auth: "app",
+    query: req.auditQuery,
+    responses: { 200: ["A page of events", res.auditPage] },
+  },
+  "POST /v1/device/enroll": {
+    summary: "Device: register a public key with an enrollment code",
+    tag: "Device",
+    auth: "none",
+    body: req.deviceEnroll,
+    responses: { 201: ["Enrolled", res.deviceEnrolled], 410: ["enrollment-code-invalid", res.problem] },
+  },
+  "POST /v1/device/activate": {
+    summary: "Device: prove possession of the key",
+    tag: "Device",
+    auth: "none",
+    body: req.deviceActivate,
+    responses: { 200: ["Active", res.deviceActivated], 401: ["activation-refused", res.problem] },
+  },
+  "GET /v1/device/challenges": {
+    summary: "Device: pending challenges",
+    tag: "Device",
+    auth: "device",
+    responses: { 200: ["Pending challenges", res.deviceChallengeList] },
+  },
+  "POST /v1/device/challenges/:id/response": {
+    summary: "Device: answer a challenge",
+    tag: "Device",
+    auth: "device",
+    body: req.deviceResponse,
+    responses: {
+      200: ["The challenge", res.challenge],
+      409: ["challenge-closed", res.problem],
+      422: ["wrong-entropy", res.problem],
+    },
+  },
+  "DELETE /v1/device": {
+    summary: "Device: remove itself",
+    tag: "Device",
+    auth: "device",
+    responses: { 204: ["Removed", null] },
+  },
+  "GET /v1/device/connect": {
+    summary: "Device: WebSocket for live challenge events",
+    tag: "Device",
+    auth: "device",
+    responses: { 101: ["Switching protocols", null] },
+  },
+  "GET /openapi.json": {
+    summary: "This API description (OpenAPI 3.1)",
+    tag: "Meta",
+    auth: "none",
+    responses: { 200: ["The description", "application/json"] },
+  },
+  "GET /docs": {
+    summary: "A page that renders this API description",
+    tag: "Meta",
+    auth: "none",
+    responses: { 200: ["HTML", "text/html"] },
+  },
+};
+
+/** Named schemas: they become components/schemas and are referenced wherever they occur. */
+export const COMPONENTS: Record<string, z.ZodType> = {
+  ChallengeContext: req.challengeContext,
+  CreateEnrollmentRequest: req.createEnrollment,
+  CreateChallengeRequest: req.createChallenge,
+  DeviceEnrollRequest: req.deviceEnroll,
+  DeviceActivateRequest: req.deviceActivate,
+  DeviceResponseRequest: req.deviceResponse,
+  Enrollment: res.enrollment,
+  CreatedEnrollment: res.createdEnrollment,
+  Device: res.device,
+  DeviceList: res.deviceList,
+  Challenge: res.challenge,
+  CreatedChallenge: res.createdChallenge,
+  AuditEvent: res.auditEvent,
+  AuditPage: res.auditPage,
+  DeviceEnrolled: res.deviceEnrolled,
+  DeviceActivated: res.deviceActivated,
+  DeviceChallengeList: res.deviceChallengeList,
+  Problem: res.problem,
+  ServiceStatus: res.service,
+};

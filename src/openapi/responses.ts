@@ -1,0 +1,126 @@
+// The response shapes of API v1 as zod schemas, for the OpenAPI description only (the routes build their
+// answers in src/routes/views.ts; test/openapi.test.ts checks real answers against these).
+import { z } from "zod";
+import { challengeContext } from "../schemas";
+
+const ts = z.iso.datetime().describe("ISO-8601 UTC");
+const nullableTs = ts.nullable();
+const id = (prefix: string) =>
+  z
+    .string()
+    .regex(new RegExp(`^${prefix}_[0-9a-z]{26}$`))
+    .describe(`${prefix}_…`);
+
+export const enrollment = z.object({
+  id: id("enr"),
+  object: z.literal("enrollment"),
+  user_id: z.string(),
+  user_label: z.string(),
+  status: z.enum(["pending", "completed", "expired", "cancelled"]),
+  device_id: id("dev").nullable(),
+  created_at: ts,
+  expires_at: ts,
+  completed_at: nullableTs,
+});
+
+export const createdEnrollment = enrollment.extend({
+  enrollment_uri: z.string().describe("what the QR code shows; holds the single-use enrollment code"),
+  qr_svg_url: z.url().describe("the QR image; usable as <img src> without an API key"),
+});
+
+export const device = z.object({
+  id: id("dev"),
+  object: z.literal("device"),
+  user_id: z.string(),
+  name: z.string().nullable(),
+  platform: z.string().nullable(),
+  key_format: z.enum(["ecies-p256", "rsa-oaep-sha1", "rsa-oaep-sha256"]),
+  status: z.enum(["active", "revoked"]),
+  enrollment_id: id("enr").nullable(),
+  created_at: ts,
+  activated_at: nullableTs,
+  revoked_at: nullableTs,
+});
+
+export const deviceList = z.object({ object: z.literal("list"), data: z.array(device) });
+
+export const challenge = z.object({
+  id: id("chl"),
+  object: z.literal("challenge"),
+  user_id: z.string(),
+  status: z.enum(["pending", "approved", "denied", "expired", "cancelled", "failed"]),
+  context: challengeContext,
+  created_at: ts,
+  expires_at: ts,
+  resolved_at: nullableTs,
+  device_id: id("dev").nullable().describe("the device that answered"),
+  reason: z.string().nullable().describe("the device's reason for a deny, or too_many_wrong_answers"),
+});
+
+export const createdChallenge = challenge.extend({
+  devices: z.number().int().describe("how many devices it was sent to"),
+});
+
+export const auditEvent = z.object({
+  id: id("evt"),
+  object: z.literal("audit_event"),
+  type: z.string(),
+  outcome: z.string().nullable(),
+  user_id: z.string().nullable(),
+  enrollment_id: z.string().nullable(),
+  device_id: z.string().nullable(),
+  challenge_id: z.string().nullable(),
+  ip: z.string().nullable(),
+  detail: z.record(z.string(), z.unknown()).nullable(),
+  created_at: ts,
+});
+
+export const auditPage = z.object({
+  object: z.literal("list"),
+  data: z.array(auditEvent),
+  has_more: z.boolean(),
+  next_cursor: z.string().nullable().describe("pass as cursor for the next page"),
+});
+
+export const deviceEnrolled = z.object({
+  device_id: id("dev"),
+  key_format: z.string(),
+  encrypted_device_token: z.string().describe("base64url; decrypts to {v:1, did, t}"),
+  activate_by: ts,
+  app_name: z.string(),
+  user_label: z.string(),
+});
+
+export const deviceActivated = z.object({
+  device_id: id("dev"),
+  status: z.literal("active"),
+  user_id: z.string(),
+  activated_at: ts,
+});
+
+export const deviceChallengeList = z.object({
+  object: z.literal("list"),
+  data: z.array(
+    z.object({
+      id: id("chl"),
+      object: z.literal("device_challenge"),
+      key_format: z.string(),
+      ciphertext: z.string().describe("base64url"),
+      context: challengeContext,
+      created_at: ts,
+      expires_at: ts,
+    }),
+  ),
+});
+
+export const problem = z
+  .looseObject({
+    type: z.string().describe("https://encrypxon.dev/problems/<slug>"),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+  })
+  .describe("RFC 9457 problem details; extension members such as challenge_status or attempts_left");
+
+export const service = z.object({ service: z.string(), api: z.string(), status: z.string() });
