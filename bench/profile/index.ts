@@ -1,0 +1,156 @@
+// src/index.ts with its bindings wrapped (config: generated from ../../wrangler.toml by run.ts): every D1 call, KV call, Durable Object RPC and DO storage call
+// is timed and counted. Requests must come one at a time (the trace is module-global); the Worker and its
+// objects share one isolate under `wrangler dev`, so the object's calls land in the same trace.
+// GET /__profile answers the traces recorded since the last call and forgets them.
+import { ChallengeObject as Real } from "../../src/durable/challenge";
+
+export * from "../../src/index";
+
+import type { Env } from "../../src/env";
+import worker from "../../src/index";
+
+interface Step {
+  what: string;
+  ms: number;
+}
+interface Trace {
+  route: string;
+  ms: number;
+  steps: Step[];
+}
+
+let current: Step[] = [];
+let traces: Trace[] = [];
+
+async function timed<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  try {
+    return await fn();
+  } finally {
+    current.push({ what, ms: performance.now() - t0 });
+  }
+}
+
+function sqlName(sql: string): string {
+  return sql.replace(/\s+/g, " ").trim().slice(0, 48);
+}
+
+/** The real statement behind each wrapped one: batch() wants the runtime's own objects. */
+const realOf = new WeakMap<object, D1PreparedStatement>();
+
+function wrapStatement(stmt: D1PreparedStatement, sql: string): D1PreparedStatement {
+  const wrapped = new Proxy(stmt, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop);
+      if (typeof value !== "function") return value;
+      if (prop === "bind") {
+        return (...a: unknown[]) => wrapStatement(value.apply(target, a) as D1PreparedStatement, sql);
+      }
+      if (prop === "first" || prop === "all" || prop === "run" || prop === "raw") {
+        return (...a: unknown[]) =>
+          timed(`D1 ${String(prop)}: ${sqlName(sql)}`, () => value.apply(target, a));
+      }
+      return value.bind(target);
+    },
+  });
+  realOf.set(wrapped, stmt);
+  return wrapped;
+}
+
+function wrapDb(db: D1Database): D1Database {
+  return new Proxy(db, {
+    get(target, prop) {
+      if (prop === "prepare") return (sql: string) => wrapStatement(target.prepare(sql), sql);
+      if (prop === "batch") {
+        return (stmts: D1PreparedStatement[]) =>
+          timed(`D1 batch(${stmts.length})`, () => target.batch(stmts.map((s) => realOf.get(s) ?? s)));
+      }
+      const value = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+function wrapMethods<T extends object>(obj: T, label: string, methods: string[]): T {
+  return new Proxy(obj, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop);
+      if (typeof value !== "function") return value;
+      if (methods.includes(String(prop))) {
+        return (...a: unknown[]) => timed(`${label}.${String(prop)}`, () => value.apply(target, a));
+      }
+      return value.bind(target);
+    },
+  });
+}
+
+function wrapNamespace(ns: DurableObjectNamespace): DurableObjectNamespace {
+  return new Proxy(ns, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop);
+      if (prop === "get") {
+        return (id: DurableObjectId) => {
+          const stub = target.get(id) as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+          return new Proxy(stub, {
+            get(s, m) {
+              const fn = s[m as string];
+              if (typeof m !== "string" || typeof fn !== "function" || m === "fetch") return fn;
+              return (...a: unknown[]) => timed(`DO rpc ${m}`, () => fn.apply(s, a));
+            },
+          });
+        };
+      }
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+function wrapEnv(env: Env): Env {
+  return {
+    ...env,
+    DB: wrapDb(env.DB),
+    API_KEYS: wrapMethods(env.API_KEYS, "KV", ["get", "put", "delete"]),
+    CHALLENGES: wrapNamespace(env.CHALLENGES as unknown as DurableObjectNamespace),
+  } as unknown as Env;
+}
+
+export class ChallengeObject extends Real {
+  constructor(ctx: DurableObjectState, env: Env) {
+    const storage = wrapMethods(ctx.storage, "DO storage", [
+      "get",
+      "put",
+      "setAlarm",
+      "deleteAlarm",
+      "deleteAll",
+    ]);
+    const wrappedCtx = new Proxy(ctx, {
+      get(target, prop) {
+        if (prop === "storage") return storage;
+        const value = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    super(wrappedCtx, wrapEnv(env));
+  }
+}
+
+export default {
+  async fetch(request, env, ctx): Promise<Response> {
+    const url = new URL(request.url);
+    if (url.pathname === "/__profile") {
+      const out = traces;
+      traces = [];
+      return Response.json(out);
+    }
+    current = [];
+    const t0 = performance.now();
+    const res = await worker.fetch(request, wrapEnv(env), ctx);
+    const body = await res.arrayBuffer();
+    traces.push({
+      route: `${request.method} ${url.pathname.replace(/(chl|dev|enr)_[0-9a-z]{26}/g, "{id}")}`,
+      ms: performance.now() - t0,
+      steps: current,
+    });
+    return new Response(body, res);
+  },
+} satisfies ExportedHandler<Env>;

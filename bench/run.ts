@@ -1,0 +1,1012 @@
+// npm run bench [-- --quick] [-- --only endpoints,profile,roundtrip,crypto,load,faults,scale]
+//
+// Everything runs on 127.0.0.1 against Workers this script starts itself (own ports, own temporary
+// state), every loop is bounded in count and time, and the report goes to bench/out/report-<mode>.md
+// (bench/RESULTS.md quotes a full run). Quick mode only checks that every section still works: its
+// figures mean nothing. No figure is asserted; only correctness checks (lost rows, 5xx, states) fail.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { DeviceStore } from "../packages/device/src/index";
+import { createApp } from "../scripts/lib/apps.mjs";
+import { makeTarget } from "../scripts/lib/wrangler.mjs";
+import { Api, enrollOne, enrollUsers, TERMINAL, type User } from "./lib/api";
+import { openD1 } from "./lib/db";
+import { fmt, type LoadResult, load, summary } from "./lib/load";
+import { type Dev, REPO_ROOT, startDev, startDirect } from "./lib/server";
+
+const args = process.argv.slice(2);
+const QUICK = args.includes("--quick");
+const onlyArg = args[args.indexOf("--only") + 1];
+const ONLY = args.includes("--only") && onlyArg ? new Set(onlyArg.split(",")) : null;
+const want = (section: string) => !ONLY || ONLY.has(section);
+
+const P = QUICK
+  ? {
+      seconds: 2,
+      connections: 50,
+      users: 12,
+      rtFlows: 20,
+      rtLevels: [1, 10],
+      rtSeconds: 20,
+      cryptoN: 20,
+      loadSeconds: 8,
+      loadWorkers: 6,
+      scaleLevels: [2_000],
+      scaleDevices: 1_000,
+      scaleSeconds: 1,
+    }
+  : {
+      seconds: 10,
+      connections: 50,
+      users: 110,
+      rtFlows: 1_000,
+      rtLevels: [1, 10, 100],
+      rtSeconds: 150,
+      cryptoN: 400,
+      loadSeconds: 180,
+      loadWorkers: 20,
+      scaleLevels: [10_000, 100_000, 1_000_000],
+      scaleDevices: 100_000,
+      scaleSeconds: 5,
+    };
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const report: string[] = [];
+const out = (line = "") => {
+  report.push(line);
+  console.log(line);
+};
+const failures: string[] = [];
+const check = (ok: boolean, what: string) => {
+  out(`- ${ok ? "ok" : "**FAILED**"}: ${what}`);
+  if (!ok) failures.push(what);
+};
+
+interface Ctx {
+  tmp: string;
+  stateDir: string;
+  dev: Dev;
+  floor: Dev;
+  api: Api;
+  appId: string;
+  apiKey: string;
+  users: User[];
+  store: DeviceStore;
+}
+
+function machine(): void {
+  const cpu = os.cpus()[0]?.model ?? "?";
+  const wrangler = execFileSync(path.join(REPO_ROOT, "node_modules/.bin/wrangler"), ["--version"], {
+    encoding: "utf8",
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+  }).trim();
+  out(`# Encrypxon bench (${QUICK ? "quick: checks the scripts work, figures mean nothing" : "full"})`);
+  out();
+  out(`- when: ${new Date().toISOString()}`);
+  out(
+    `- machine: ${os.cpus().length} × ${cpu}, ${fmt(os.totalmem() / 2 ** 30, 1)} GiB RAM, load ${os
+      .loadavg()
+      .map((l) => fmt(l, 2))
+      .join(" ")}`,
+  );
+  out(`- node ${process.version}, wrangler ${wrangler.split("\n").pop()}, ${os.type()} ${os.release()}`);
+  out(`- command: \`npm run bench${args.length ? ` -- ${args.join(" ")}` : ""}\``);
+}
+
+const row = (r: LoadResult, floor: { rps: number; p50: number; p99: number }) =>
+  `| ${r.label} | ${fmt(r.rps, 0)} | ${fmt(r.p50, 0)} | ${fmt(r.p99, 0)} | ${fmt(r.rps / floor.rps, 2)} | ${fmt(r.p50 / Math.max(floor.p50, 1), 1)} | ${fmt(r.p99 / Math.max(floor.p99, 1), 1)} | ${r.requests} | ${r.non2xx} | ${r.errors} |`;
+
+// ───────────────────────────── 1. floor vs endpoints ─────────────────────────────
+
+async function endpointSet(ctx: Ctx, base: string, floorUrl: string, tag: string): Promise<void> {
+  const c = P.connections;
+  const s = P.seconds;
+  const key = { "x-api-key": ctx.apiKey };
+  // Users 0..49 get the creation load; 50.. get one pending challenge each for the GETs.
+  const createUsers = ctx.users.slice(0, Math.min(50, ctx.users.length - 2));
+  const readUsers = ctx.users.slice(createUsers.length);
+  const ids: string[] = [];
+  const api = new Api(base, ctx.apiKey);
+  for (const u of readUsers) {
+    const b = await api.must("POST", "/v1/challenges", { user_id: u.userId, ttl_seconds: 600 });
+    ids.push(String(b.id));
+  }
+  const floorBefore = await load({
+    label: `floor GET / (${tag})`,
+    url: `${floorUrl}/`,
+    connections: c,
+    seconds: s,
+  });
+  let i = 0;
+  const results: LoadResult[] = [];
+  results.push(await load({ label: "GET /", url: `${base}/`, connections: c, seconds: s }));
+  results.push(
+    await load({
+      label: "POST /v1/challenges",
+      url: `${base}/v1/challenges`,
+      method: "POST",
+      headers: { ...key, "content-type": "application/json" },
+      next: () => ({
+        body: JSON.stringify({ user_id: createUsers[i++ % createUsers.length]?.userId, ttl_seconds: 10 }),
+      }),
+      connections: c,
+      seconds: s,
+    }),
+  );
+  results.push(
+    await load({
+      label: "GET /v1/challenges/{id}",
+      url: `${base}/v1/challenges/${ids[0]}`,
+      headers: key,
+      next: () => ({ path: `/v1/challenges/${ids[i++ % ids.length]}` }),
+      connections: c,
+      seconds: s,
+    }),
+  );
+  results.push(
+    await load({ label: "GET /v1/audit", url: `${base}/v1/audit`, headers: key, connections: c, seconds: s }),
+  );
+  results.push(
+    await load({
+      label: "GET /v1/device/challenges",
+      url: `${base}/v1/device/challenges`,
+      next: () => ({ headers: { authorization: `Bearer ${readUsers[i++ % readUsers.length]?.token}` } }),
+      connections: c,
+      seconds: s,
+    }),
+  );
+  const floorAfter = await load({
+    label: `floor GET / (${tag}, after)`,
+    url: `${floorUrl}/`,
+    connections: c,
+    seconds: s,
+  });
+  const floor = {
+    rps: (floorBefore.rps + floorAfter.rps) / 2,
+    p50: (floorBefore.p50 + floorAfter.p50) / 2,
+    p99: (floorBefore.p99 + floorAfter.p99) / 2,
+  };
+  out();
+  out(
+    `### ${tag}: ${c} connections, ${s} s each (latency in ms; ratios against the mean of the two floor runs)`,
+  );
+  out();
+  out(
+    "| endpoint | req/s | p50 | p99 | throughput ÷ floor | p50 ÷ floor | p99 ÷ floor | requests | non-2xx | errors |",
+  );
+  out("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  out(row(floorBefore, floor));
+  for (const r of results) out(row(r, floor));
+  out(row(floorAfter, floor));
+  const post = results[1];
+  if (post) {
+    out();
+    out(
+      `Target (DESIGN §7): POST /v1/challenges ≥ 0.50 × floor throughput → ${fmt(post.rps / floor.rps, 2)} ` +
+        `(${post.rps / floor.rps >= 0.5 ? "met" : "missed"}); p99 ≤ 3 × floor p99 → ${fmt(post.p99 / Math.max(floor.p99, 1), 1)} × ` +
+        `(${post.p99 <= 3 * Math.max(floor.p99, 1) ? "met" : "missed"}).`,
+    );
+  }
+  for (const r of results)
+    check(r.status5xx === 0 && r.errors === 0, `${tag} ${r.label}: no 5xx, no socket errors`);
+  // The creation load's challenges (ttl 10 s) expire now; let their alarms run before the next measurement.
+  await sleep(12_000);
+}
+
+async function endpoints(ctx: Ctx): Promise<void> {
+  out();
+  out("## 1. Floor vs endpoints");
+  out();
+  out(
+    "Same load tool (autocannon, in this process), same concurrency and duration for every line. " +
+      "`wrangler dev` = the real `wrangler dev` (its proxy Worker in front of the user Worker); " +
+      "`workerd direct` = the same code in Miniflare with no proxy (the service bundled by esbuild, same persisted state).",
+  );
+  await endpointSet(ctx, ctx.dev.baseUrl, ctx.floor.baseUrl, "wrangler dev");
+  // Direct: the service's wrangler dev must be down (one workerd per state directory).
+  await ctx.dev.stop();
+  const floorDirect = await startDirect("floor");
+  const serviceDirect = await startDirect("service", ctx.stateDir);
+  try {
+    await endpointSet(ctx, serviceDirect.baseUrl, floorDirect.baseUrl, "workerd direct (Miniflare)");
+  } finally {
+    await serviceDirect.stop();
+    await floorDirect.stop();
+    await ctx.dev.restart();
+  }
+}
+
+// ───────────────────────────── where the time goes ─────────────────────────────
+
+interface ProfTrace {
+  route: string;
+  ms: number;
+  steps: { what: string; ms: number }[];
+}
+
+/**
+ * The real Worker with its bindings timed (bench/profile), on the same port and state, one request at
+ * a time: how many D1 round trips, KV calls, DO hops and DO storage calls each route makes, and their time.
+ */
+async function profile(ctx: Ctx): Promise<void> {
+  const config = path.join(REPO_ROOT, "bench", "out", "profile.wrangler.toml");
+  mkdirSync(path.dirname(config), { recursive: true });
+  const main = readFileSync(path.join(REPO_ROOT, "wrangler.toml"), "utf8")
+    .replace(/^name = .*$/m, 'name = "encrypxon-profile"')
+    .replace(/^main = .*$/m, 'main = "../profile/index.ts"')
+    .replace(/^migrations_dir = .*$/m, 'migrations_dir = "../../migrations"');
+  writeFileSync(config, main);
+  await ctx.dev.stop();
+  const dev = await startDev({
+    config: path.relative(REPO_ROOT, config),
+    stateDir: ctx.stateDir,
+    logFile: path.join(ctx.tmp, "profile.log"),
+    port: ctx.dev.port,
+  });
+  const n = QUICK ? 5 : 40;
+  try {
+    const user = ctx.users[ctx.users.length - 1];
+    if (!user) throw new Error("no users");
+    await fetch(`${dev.baseUrl}/__profile`).then((r) => r.arrayBuffer());
+    for (let i = 0; i < n; i++) {
+      const c = await ctx.api.must("POST", "/v1/challenges", { user_id: user.userId, ttl_seconds: 30 });
+      const id = String(c.id);
+      await user.device.respond(id, "approve");
+      await ctx.api.must("GET", `/v1/challenges/${id}`);
+      await ctx.api.must("GET", "/v1/audit");
+    }
+    const traces = (await (await fetch(`${dev.baseUrl}/__profile`)).json()) as ProfTrace[];
+    const byRoute = new Map<string, ProfTrace[]>();
+    for (const t of traces) byRoute.set(t.route, [...(byRoute.get(t.route) ?? []), t]);
+    out();
+    out("## Where the time goes (one request at a time, bindings timed inside workerd)");
+    out();
+    out(
+      `bench/profile wraps src/index.ts's bindings (D1, KV, DO stubs, DO storage) with timers; ${n} sequential flows ` +
+        "(create, device list + answer, app read, audit page) under `wrangler dev`. Per route: median in-Worker time, then each " +
+        "call it makes: calls per request × median ms. Calls made inside the Durable Object are indented (›).",
+    );
+    out();
+    out("| route | requests | median ms in Worker | calls per request (× median ms) |");
+    out("|---|---:|---:|---|");
+    for (const [route, ts] of byRoute) {
+      const steps = new Map<string, number[]>();
+      for (const t of ts) for (const s of t.steps) steps.set(s.what, [...(steps.get(s.what) ?? []), s.ms]);
+      const parts = [...steps].map(
+        ([what, ms]) =>
+          `${what.startsWith("DO storage") ? "› " : ""}${fmt(ms.length / ts.length, 1)}× ${what} (${fmt(summary(ms).p50, 1)})`,
+      );
+      out(
+        `| ${route} | ${ts.length} | ${fmt(summary(ts.map((t) => t.ms)).p50, 1)} | ${parts.join("<br>")} |`,
+      );
+    }
+  } finally {
+    await dev.stop();
+    await ctx.dev.restart();
+  }
+}
+
+// ───────────────────────────── 2. round trip ─────────────────────────────
+
+interface Flow {
+  total: number;
+  create: number;
+  device: number;
+}
+
+/** create → device fetches (poll), decrypts, answers → the app's long-poll returns. */
+async function oneFlow(api: Api, user: User): Promise<Flow> {
+  const t0 = performance.now();
+  const created = await api.must("POST", "/v1/challenges", { user_id: user.userId, ttl_seconds: 60 });
+  const id = String(created.id);
+  const t1 = performance.now();
+  const poll = api.call("GET", `/v1/challenges/${id}?wait=25`);
+  const answered = user.device.respond(id, "approve").then(() => performance.now());
+  let result = await poll;
+  // The long-poll can land before the answer only if it timed out; then ask again (counted in the time).
+  while (result.status === 200 && result.body.status === "pending") {
+    result = await api.call("GET", `/v1/challenges/${id}?wait=25`);
+  }
+  const t2 = performance.now();
+  const t3 = await answered;
+  if (result.body.status !== "approved")
+    throw new Error(`flow ${id}: ${result.status} ${JSON.stringify(result.body)}`);
+  return { total: t2 - t0, create: t1 - t0, device: t3 - t1 };
+}
+
+async function roundTrip(ctx: Ctx): Promise<void> {
+  out();
+  out("## 2. Round trip");
+  out();
+  out(
+    `Per flow: \`POST /v1/challenges\` → the device (packages/device \`DeviceClient.respond\`: GET /v1/device/challenges, ` +
+      "ECIES-P256 decrypt, POST …/response) while the app waits on `GET /v1/challenges/{id}?wait=25` → that long-poll returns `approved`. " +
+      `Each concurrent user has its own device and runs flows back to back; a level stops at ${P.rtFlows} flows or ${P.rtSeconds} s, whichever comes first.`,
+  );
+  out();
+  out(
+    "| concurrent users | flows | wall s | flows/s | p50 ms | p90 ms | p99 ms | max ms | create p50 | device p50 | errors |",
+  );
+  out("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  for (const level of P.rtLevels) {
+    const users = ctx.users.slice(0, Math.min(level, ctx.users.length));
+    const flows: Flow[] = [];
+    let errors = 0;
+    let started = 0;
+    const t0 = performance.now();
+    const deadline = Date.now() + P.rtSeconds * 1000;
+    await Promise.all(
+      users.map(async (u) => {
+        while (started < P.rtFlows && Date.now() < deadline) {
+          started++;
+          try {
+            flows.push(await oneFlow(ctx.api, u));
+          } catch (err) {
+            errors++;
+            if (errors <= 3) console.error(err);
+          }
+        }
+      }),
+    );
+    const wall = (performance.now() - t0) / 1000;
+    const t = summary(flows.map((f) => f.total));
+    out(
+      `| ${users.length} | ${t.n} | ${fmt(wall)} | ${fmt(t.n / wall)} | ${fmt(t.p50)} | ${fmt(t.p90)} | ${fmt(t.p99)} | ${fmt(t.max)} | ` +
+        `${fmt(summary(flows.map((f) => f.create)).p50)} | ${fmt(summary(flows.map((f) => f.device)).p50)} | ${errors} |`,
+    );
+    check(errors === 0, `round trip at ${users.length} users: every flow approved`);
+  }
+}
+
+// ───────────────────────────── 3. crypto ─────────────────────────────
+
+async function cryptoCost(ctx: Ctx): Promise<void> {
+  const dev = await startDev({
+    config: "bench/crypto/wrangler.toml",
+    logFile: path.join(ctx.tmp, "crypto.log"),
+  });
+  try {
+    out();
+    out("## 3. Crypto cost inside workerd");
+    out();
+    out(
+      `One request runs n = ${P.cryptoN} iterations back to back in the bench Worker bench/crypto (under \`wrangler dev\`); ` +
+        "µs/op = (best of 3 wall times at n − best of 3 at n = 0) ÷ n, measured from outside because workerd's clock does not move during pure computation. " +
+        "`service` = what POST /v1/challenges does per device (importStoredKey + encryptForDevice); `import` = importStoredKey alone; " +
+        "`raw` = the bare WebCrypto calls of the encryption with the key already imported.",
+    );
+    out();
+    out(
+      "| key format | service µs/op | import µs/op | raw µs/op | service ÷ raw | inside-clock ms (service) |",
+    );
+    out("|---|---:|---:|---:|---:|---:|");
+    const timeIt = async (format: string, op: string, n: number) => {
+      let best = Number.POSITIVE_INFINITY;
+      let inside = 0;
+      for (let k = 0; k < 3; k++) {
+        const t0 = performance.now();
+        const res = await fetch(`${dev.baseUrl}/?format=${format}&op=${op}&n=${n}`);
+        const body = (await res.json()) as { inside_ms: number };
+        const ms = performance.now() - t0;
+        if (!res.ok) throw new Error(`crypto bench ${format}/${op}: HTTP ${res.status}`);
+        if (ms < best) {
+          best = ms;
+          inside = body.inside_ms;
+        }
+      }
+      return { best, inside };
+    };
+    for (const format of ["ecies-p256", "rsa-oaep-sha1", "rsa-oaep-sha256"]) {
+      const per: Record<string, number> = {};
+      let insideService = 0;
+      for (const op of ["service", "import", "raw"]) {
+        await timeIt(format, op, 1); // warm: key generation, JIT
+        const zero = await timeIt(format, op, 0);
+        const many = await timeIt(format, op, P.cryptoN);
+        per[op] = ((many.best - zero.best) * 1000) / P.cryptoN;
+        if (op === "service") insideService = many.inside;
+      }
+      out(
+        `| ${format} | ${fmt(per.service ?? 0, 0)} | ${fmt(per.import ?? 0, 0)} | ${fmt(per.raw ?? 0, 0)} | ` +
+          `${fmt((per.service ?? 0) / Math.max(per.raw ?? 1, 1), 2)} | ${fmt(insideService, 1)} |`,
+      );
+    }
+  } finally {
+    await dev.stop();
+  }
+}
+
+// ───────────────────────────── 5. load with nothing lost ─────────────────────────────
+
+interface Tracked {
+  id: string;
+  expect: "approved" | "denied" | "cancelled" | "expired";
+  expiresAt: number;
+}
+
+async function sustained(ctx: Ctx): Promise<void> {
+  out();
+  out("## 5. Sustained mixed load, nothing lost");
+  out();
+  const workers = ctx.users.slice(0, Math.min(P.loadWorkers, ctx.users.length));
+  out(
+    `${workers.length} virtual users for ${P.loadSeconds} s, each in a loop: create a challenge (ttl 10 s), then by turn ` +
+      "the device approves (55 %), denies (15 %), the app cancels (15 %) or nobody answers (15 %, left to expire); every 5th turn also lists the audit log.",
+  );
+  const tracked: Tracked[] = [];
+  const statuses = new Map<number, number>();
+  let netErrors = 0;
+  const count = (s: number) => statuses.set(s, (statuses.get(s) ?? 0) + 1);
+  const deadline = Date.now() + P.loadSeconds * 1000;
+  const maxTurns = P.loadSeconds * 200; // a count bound on top of the time bound
+  let turns = 0;
+  await Promise.all(
+    workers.map(async (u) => {
+      while (Date.now() < deadline && turns < maxTurns) {
+        const turn = turns++;
+        try {
+          const c = await ctx.api.call("POST", "/v1/challenges", { user_id: u.userId, ttl_seconds: 10 });
+          count(c.status);
+          if (c.status !== 201) continue;
+          const id = String(c.body.id);
+          const expiresAt = Date.parse(String(c.body.expires_at));
+          const k = turn % 20;
+          if (k < 11) {
+            await u.device.respond(id, "approve");
+            tracked.push({ id, expect: "approved", expiresAt });
+          } else if (k < 14) {
+            await u.device.respond(id, "deny");
+            tracked.push({ id, expect: "denied", expiresAt });
+          } else if (k < 17) {
+            const d = await ctx.api.call("DELETE", `/v1/challenges/${id}`);
+            count(d.status);
+            tracked.push({ id, expect: "cancelled", expiresAt });
+          } else {
+            tracked.push({ id, expect: "expired", expiresAt });
+          }
+          if (turn % 5 === 0) count((await ctx.api.call("GET", "/v1/audit?limit=20")).status);
+        } catch (err) {
+          netErrors++;
+          if (netErrors <= 3) console.error(err);
+        }
+      }
+    }),
+  );
+  const lastExpiry = Math.max(0, ...tracked.map((t) => t.expiresAt));
+  // Expiry is the objects' alarms' job: wait it out, then read D1 before any API read could expire lazily.
+  await sleep(Math.max(0, lastExpiry - Date.now()) + 3_000);
+  const alarmDeadline = Date.now() + 60_000;
+  const db = openD1(ctx.stateDir, true);
+  const statusOf = db.prepare("SELECT status FROM challenges WHERE id = ?");
+  const auditCount = db.prepare(
+    "SELECT type, count(*) AS n FROM audit_events WHERE challenge_id = ? GROUP BY type",
+  );
+  let pendingInD1 = tracked.length;
+  while (Date.now() < alarmDeadline) {
+    pendingInD1 = tracked.filter(
+      (t) => (statusOf.get(t.id) as { status: string } | undefined)?.status === "pending",
+    ).length;
+    if (pendingInD1 === 0) break;
+    await sleep(1_000);
+  }
+  let wrongD1 = 0;
+  let auditBad = 0;
+  for (const t of tracked) {
+    const s = (statusOf.get(t.id) as { status: string } | undefined)?.status;
+    if (s !== t.expect) wrongD1++;
+    const counts = new Map((auditCount.all(t.id) as { type: string; n: number }[]).map((r) => [r.type, r.n]));
+    if (counts.get("challenge.created") !== 1 || counts.get("challenge.resolved") !== 1 || counts.size !== 2)
+      auditBad++;
+  }
+  db.close();
+  let apiNotTerminal = 0;
+  for (const t of tracked) {
+    const a = await ctx.api.call("GET", `/v1/challenges/${t.id}`);
+    if (a.status !== 200 || !TERMINAL.has(String(a.body.status)) || a.body.status !== t.expect)
+      apiNotTerminal++;
+  }
+  const fivexx = [...statuses].filter(([s]) => s >= 500).reduce((n, [, v]) => n + v, 0);
+  out();
+  out(
+    `${tracked.length} challenges in ${turns} turns; HTTP statuses seen: ${[...statuses].map(([s, n]) => `${s}×${n}`).join(", ")}; ` +
+      `client-side errors: ${netErrors}.`,
+  );
+  out();
+  check(fivexx === 0, `zero 5xx (${fivexx})`);
+  check(netErrors === 0, `no failed request on the client side (${netErrors})`);
+  check(
+    pendingInD1 === 0,
+    `every challenge terminal in D1 after its expiry, by the alarms alone (still pending: ${pendingInD1})`,
+  );
+  check(wrongD1 === 0, `every challenge's D1 status is the outcome its driver caused (${wrongD1} differ)`);
+  check(
+    auditBad === 0,
+    `every challenge has exactly one challenge.created and one challenge.resolved audit row (${auditBad} do not)`,
+  );
+  check(
+    apiNotTerminal === 0,
+    `GET /v1/challenges/{id} answers the same terminal state for every one (${apiNotTerminal} do not)`,
+  );
+}
+
+// ───────────────────────────── 6. faults ─────────────────────────────
+
+async function faults(ctx: Ctx): Promise<void> {
+  out();
+  out("## 6. Faults: wrangler dev killed and restarted mid-run");
+  out();
+  const n = Math.min(30, ctx.users.length);
+  const users = ctx.users.slice(0, n);
+  const ttl = 25;
+  const challenges: { user: User; id: string }[] = [];
+  for (const u of users) {
+    const b = await ctx.api.must("POST", "/v1/challenges", { user_id: u.userId, ttl_seconds: ttl });
+    challenges.push({ user: u, id: String(b.id) });
+  }
+  // Thirds: answered before the crash, answered around/while it is down (retried after), never answered.
+  const third = Math.floor(n / 3);
+  const before = challenges.slice(0, third);
+  const during = challenges.slice(third, 2 * third);
+  const never = challenges.slice(2 * third);
+  for (const c of before) await c.user.device.respond(c.id, "approve");
+  // Enrollments in flight when the process dies.
+  const enrollStore = new DeviceStore(path.join(ctx.tmp, "devices-fault"));
+  const enrolling = Array.from({ length: 6 }, (_, i) =>
+    enrollOne(ctx.api, enrollStore, `fault-enroll-${i}`, "ecies-p256").then(
+      () => "enrolled",
+      (e: unknown) => `failed: ${(e as Error).message.slice(0, 80)}`,
+    ),
+  );
+  const answering = during.map((c) =>
+    c.user.device.respond(c.id, "approve").then(
+      () => "answered",
+      (e: unknown) => `failed: ${describeError(e)}`,
+    ),
+  );
+  await sleep(40);
+  const killedAt = Date.now();
+  await ctx.dev.stop("SIGKILL");
+  const downAnswers = await Promise.all(
+    never.slice(0, 3).map((c) =>
+      c.user.device.respond(c.id, "approve").then(
+        () => "answered (unexpected: the server is down)",
+        (e: unknown) => `failed: ${describeError(e)}`,
+      ),
+    ),
+  );
+  const inFlight = await Promise.all(answering);
+  const enrollOutcomes = await Promise.all(enrolling);
+  await ctx.dev.restart();
+  const downMs = Date.now() - killedAt;
+  // Retry what did not land; a clean error before means the retry decides.
+  let retried = 0;
+  for (const [i, c] of during.entries()) {
+    if (inFlight[i] === "answered") continue;
+    retried++;
+    try {
+      await c.user.device.respond(c.id, "approve");
+    } catch (e) {
+      inFlight[i] = `retry failed: ${describeError(e)}`;
+    }
+  }
+  const tally = (xs: string[]) => {
+    const m = new Map<string, number>();
+    for (const x of xs) m.set(x, (m.get(x) ?? 0) + 1);
+    return [...m].map(([k, v]) => `${v}× ${k}`).join("; ");
+  };
+  out(
+    `- SIGKILL to the whole wrangler dev process group, restarted on the same port and state after ${fmt(downMs / 1000)} s.`,
+  );
+  out(`- answers in flight at the kill: ${tally(inFlight)} (${retried} retried after the restart)`);
+  out(`- answers sent while it was down: ${tally(downAnswers)}`);
+  out(`- enrollments in flight at the kill: ${tally(enrollOutcomes)}`);
+  // Wait out every expiry, then look at D1 before the API (whose reads would expire lazily).
+  await sleep(ttl * 1000 + 4_000 - (Date.now() - killedAt));
+  const db = openD1(ctx.stateDir, true);
+  const statusOf = db.prepare("SELECT status FROM challenges WHERE id = ?");
+  let pending = never.length;
+  const deadline = Date.now() + 45_000;
+  while (Date.now() < deadline) {
+    pending = never.filter((c) => (statusOf.get(c.id) as { status: string }).status === "pending").length;
+    if (pending === 0) break;
+    await sleep(1_000);
+  }
+  const st = (ids: { id: string }[]) => ids.map((c) => (statusOf.get(c.id) as { status: string }).status);
+  const answeredOk = [...before, ...during].every(
+    (c) => (statusOf.get(c.id) as { status: string }).status === "approved",
+  );
+  const dupAudit = db
+    .prepare(
+      `SELECT count(*) AS n FROM (SELECT challenge_id, type FROM audit_events WHERE challenge_id IS NOT NULL
+       GROUP BY challenge_id, type HAVING count(*) > 1)`,
+    )
+    .get() as { n: number };
+  const dupDeviceAudit = db
+    .prepare(
+      `SELECT count(*) AS n FROM (SELECT device_id, type FROM audit_events WHERE device_id IS NOT NULL
+       AND type IN ('device.enrolled','device.activated') GROUP BY device_id, type HAVING count(*) > 1)`,
+    )
+    .get() as { n: number };
+  // Enrollment ⇔ device consistency: claimed ⇔ a pending device; completed ⇔ an active device.
+  const halfWritten = db
+    .prepare(
+      `SELECT
+         (SELECT count(*) FROM enrollments e WHERE e.status IN ('claimed','completed')
+            AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.id = e.device_id AND d.enrollment_id = e.id)) AS claimed_without_device,
+         (SELECT count(*) FROM devices d WHERE NOT EXISTS
+            (SELECT 1 FROM enrollments e WHERE e.id = d.enrollment_id AND e.device_id = d.id)) AS device_without_claim,
+         (SELECT count(*) FROM devices d JOIN enrollments e ON e.id = d.enrollment_id
+            WHERE (d.status = 'active') <> (e.status = 'completed')) AS status_mismatch,
+         (SELECT count(*) FROM devices d WHERE NOT EXISTS (SELECT 1 FROM audit_events a
+            WHERE a.device_id = d.id AND a.type = 'device.enrolled')) AS device_without_audit`,
+    )
+    .get() as Record<string, number>;
+  const neverStates = st(never);
+  db.close();
+  out(
+    `- never-answered challenges after their expiry, in D1: ${tally(neverStates)} (expired by the objects' alarms after the restart, no read needed)`,
+  );
+  check(
+    answeredOk,
+    "every challenge answered before, during (after retry) or around the crash is approved in D1",
+  );
+  check(pending === 0, "pending challenges survived the restart and expired on time by their alarms");
+  check(dupAudit.n === 0, `no duplicated challenge audit rows (${dupAudit.n} challenge/type pairs twice)`);
+  check(dupDeviceAudit.n === 0, `no duplicated device audit rows (${dupDeviceAudit.n})`);
+  check(
+    Object.values(halfWritten).every((v) => v === 0),
+    `no half-written enrollment or device (${Object.entries(halfWritten)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(", ")})`,
+  );
+  check(
+    downAnswers.every((a) => a.startsWith("failed: ") && /ECONNREFUSED|fetch failed|network/i.test(a)),
+    "an answer sent while down fails cleanly on the client (connection refused), nothing is corrupted",
+  );
+  let apiBad = 0;
+  for (const c of challenges) {
+    const a = await ctx.api.call("GET", `/v1/challenges/${c.id}`);
+    if (!TERMINAL.has(String(a.body.status))) apiBad++;
+  }
+  check(apiBad === 0, `the API agrees: every challenge terminal (${apiBad} are not)`);
+}
+
+function describeError(e: unknown): string {
+  const err = e as { message?: string; cause?: { code?: string; message?: string }; status?: number };
+  return [err.cause?.code, err.status ? `HTTP ${err.status}` : undefined, err.message?.slice(0, 140)]
+    .filter(Boolean)
+    .join(" ");
+}
+
+// ───────────────────────────── 4. scale ─────────────────────────────
+
+const PLAN_QUERIES: [string, string][] = [
+  ["first page", "SELECT seq FROM audit_events WHERE app_id = ?1 ORDER BY seq DESC LIMIT 51"],
+  ["user_id", "SELECT seq FROM audit_events WHERE app_id = ?1 AND user_id = ?2 ORDER BY seq DESC LIMIT 51"],
+  [
+    "type + outcome",
+    "SELECT seq FROM audit_events WHERE app_id = ?1 AND type = ?2 AND outcome = ?3 ORDER BY seq DESC LIMIT 51",
+  ],
+  ["since", "SELECT seq FROM audit_events WHERE app_id = ?1 AND created_at >= ?2 ORDER BY seq DESC LIMIT 51"],
+  [
+    "cursor",
+    "SELECT seq FROM audit_events WHERE app_id = ?1 AND seq < (SELECT seq FROM audit_events WHERE app_id = ?1 AND id = ?2) ORDER BY seq DESC LIMIT 51",
+  ],
+  [
+    "active devices of a user",
+    "SELECT * FROM devices WHERE app_id = ?1 AND user_id = ?2 AND status = 'active' ORDER BY created_at",
+  ],
+  ["device by token", "SELECT * FROM devices WHERE token_hash = ?1 AND status = 'active'"],
+  [
+    "device's pending challenges",
+    "SELECT c.id FROM challenge_deliveries d JOIN challenges c ON c.id = d.challenge_id WHERE d.device_id = ?1 AND c.app_id = ?2 AND c.status = 'pending' AND c.expires_at > ?3 ORDER BY c.created_at",
+  ],
+];
+
+const ID_CHARS = "0123456789abcdefghjkmnpqrstvwxyz";
+function fakeId(prefix: string, n: number): string {
+  let s = "";
+  let v = n;
+  for (let i = 0; i < 26; i++) {
+    s = ID_CHARS[v % 32] + s;
+    v = Math.floor(v / 32);
+  }
+  return `${prefix}_${s}`;
+}
+
+/** Adds audit rows (and their challenges) up to `total`, plus `devices` enrolled devices, straight into SQLite. */
+function seed(ctx: Ctx, total: number, devices: number): { auditRows: number } {
+  const db = openD1(ctx.stateDir, false);
+  const have = (db.prepare("SELECT count(*) AS n FROM audit_events").get() as { n: number }).n;
+  const haveDevices = (
+    db.prepare("SELECT count(*) AS n FROM devices WHERE name = 'seeded'").get() as { n: number }
+  ).n;
+  const now = Date.now();
+  const insertEnr = db.prepare(
+    "INSERT INTO enrollments (id, app_id, user_id, code_hash, status, device_id, created_at, expires_at, completed_at) VALUES (?, ?, ?, ?, 'completed', ?, ?, ?, ?)",
+  );
+  const insertDev = db.prepare(
+    "INSERT INTO devices (id, app_id, user_id, enrollment_id, name, platform, key_format, public_key, token_hash, status, created_at, activate_by, activated_at) VALUES (?, ?, ?, ?, 'seeded', 'bench', 'ecies-p256', ?, ?, 'active', ?, ?, ?)",
+  );
+  const jwk = JSON.stringify({ kty: "EC", crv: "P-256", x: "seeded", y: "seeded" });
+  db.transaction(() => {
+    for (let i = haveDevices; i < devices; i++) {
+      const t = now - 90 * 86_400_000 + i;
+      const enr = fakeId("enr", 1e9 + i);
+      const dev = fakeId("dev", 1e9 + i);
+      insertEnr.run(
+        enr,
+        ctx.appId,
+        `seeded-${i}`,
+        `e${String(i).padStart(63, "0")}`,
+        dev,
+        t,
+        t + 600_000,
+        t + 1000,
+      );
+      insertDev.run(
+        dev,
+        ctx.appId,
+        `seeded-${i}`,
+        enr,
+        jwk,
+        `d${String(i).padStart(63, "0")}`,
+        t,
+        t + 600_000,
+        t + 1000,
+      );
+    }
+  })();
+  const insertChl = db.prepare(
+    "INSERT INTO challenges (id, app_id, user_id, status, context, created_at, expires_at, resolved_at, device_id) VALUES (?, ?, ?, ?, '{}', ?, ?, ?, ?)",
+  );
+  const insertAudit = db.prepare(
+    "INSERT INTO audit_events (id, app_id, type, outcome, user_id, device_id, challenge_id, ip, detail, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, '127.0.0.1', ?, ?)",
+  );
+  const outcomes = [
+    "approved",
+    "approved",
+    "approved",
+    "approved",
+    "approved",
+    "approved",
+    "approved",
+    "approved",
+    "denied",
+    "expired",
+  ];
+  const span = 60 * 86_400_000;
+  const toAdd = Math.max(0, total - have);
+  // Older than anything the service wrote, spread over 60 days; pairs of created + resolved.
+  const BATCH = 50_000;
+  for (let start = 0; start < toAdd; start += BATCH) {
+    db.transaction(() => {
+      for (let j = start; j < Math.min(toAdd, start + BATCH); j += 2) {
+        const k = have + j;
+        const t = now - span - 3_600_000 + Math.floor((k / 2e6) * span);
+        const u = (k / 2) % Math.max(1, devices);
+        const user = `seeded-${u}`;
+        const dev = fakeId("dev", 1e9 + u);
+        const chl = fakeId("chl", 1e9 + k);
+        const outcome = outcomes[(k / 2) % outcomes.length] ?? "approved";
+        insertChl.run(
+          chl,
+          ctx.appId,
+          user,
+          outcome,
+          t,
+          t + 120_000,
+          t + 5_000,
+          outcome === "expired" ? null : dev,
+        );
+        insertAudit.run(
+          fakeId("evt", 2e9 + k),
+          ctx.appId,
+          "challenge.created",
+          "pending",
+          user,
+          null,
+          chl,
+          '{"devices":1}',
+          t,
+        );
+        if (j + 1 < toAdd) {
+          insertAudit.run(
+            fakeId("evt", 2e9 + k + 1),
+            ctx.appId,
+            "challenge.resolved",
+            outcome,
+            user,
+            outcome === "expired" ? null : dev,
+            chl,
+            '{"wrong_answers":0}',
+            t + 5_000,
+          );
+        }
+      }
+    })();
+  }
+  const auditRows = (db.prepare("SELECT count(*) AS n FROM audit_events").get() as { n: number }).n;
+  db.close();
+  return { auditRows };
+}
+
+async function scale(ctx: Ctx): Promise<void> {
+  out();
+  out("## 4. Scale");
+  out();
+  out(
+    `Audit rows (with their challenge rows) and ${P.scaleDevices.toLocaleString("en")} active devices written straight into the local D1 SQLite file ` +
+      "(better-sqlite3, wrangler dev stopped meanwhile), then each query through the real API: autocannon, 10 connections, " +
+      `${P.scaleSeconds} s each. Cost should stay flat as the table grows.`,
+  );
+  const key = { "x-api-key": ctx.apiKey };
+  const user = ctx.users[ctx.users.length - 1];
+  if (!user) throw new Error("no users");
+  const lines: string[] = [];
+  let plans = "";
+  for (const level of P.scaleLevels) {
+    await ctx.dev.stop();
+    const t0 = performance.now();
+    const { auditRows } = seed(ctx, level, P.scaleDevices);
+    const seedS = (performance.now() - t0) / 1000;
+    const db = openD1(ctx.stateDir, true);
+    const mid = db
+      .prepare("SELECT id, created_at FROM audit_events WHERE app_id = ? ORDER BY seq LIMIT 1 OFFSET ?")
+      .get(ctx.appId, Math.floor(auditRows / 2)) as { id: string; created_at: number };
+    if (level === P.scaleLevels[P.scaleLevels.length - 1]) {
+      const bind: Record<string, unknown[]> = {
+        "first page": [ctx.appId],
+        user_id: [ctx.appId, user.userId],
+        "type + outcome": [ctx.appId, "challenge.resolved", "denied"],
+        since: [ctx.appId, mid.created_at],
+        cursor: [ctx.appId, mid.id],
+        "active devices of a user": [ctx.appId, user.userId],
+        "device by token": ["x"],
+        "device's pending challenges": [fakeId("dev", 1e9), ctx.appId, Date.now()],
+      };
+      for (const [name, sql] of PLAN_QUERIES) {
+        // better-sqlite3 binds plain `?` in order: expand D1's numbered ?N into that.
+        const values = bind[name] ?? [];
+        const order: unknown[] = [];
+        const plain = sql.replace(/\?(\d+)/g, (_, d: string) => {
+          order.push(values[Number(d) - 1]);
+          return "?";
+        });
+        const plan = db.prepare(`EXPLAIN QUERY PLAN ${plain}`).all(...order) as {
+          detail: string;
+        }[];
+        plans += `- ${name}: \`${plan.map((p) => p.detail).join(" → ")}\`\n`;
+      }
+    }
+    db.close();
+    await ctx.dev.restart();
+    const base = ctx.dev.baseUrl;
+    const since = encodeURIComponent(new Date(mid.created_at).toISOString());
+    const specs: [string, string][] = [
+      ["GET /v1/audit (first page)", "/v1/audit"],
+      ["GET /v1/audit?user_id=…", `/v1/audit?user_id=${encodeURIComponent(user.userId)}`],
+      [
+        "GET /v1/audit?type=challenge.resolved&outcome=denied",
+        "/v1/audit?type=challenge.resolved&outcome=denied",
+      ],
+      ["GET /v1/audit?since=<middle>", `/v1/audit?since=${since}`],
+      ["GET /v1/audit?cursor=<middle>", `/v1/audit?cursor=${mid.id}`],
+    ];
+    for (const [label, p] of specs) {
+      const r = await load({
+        label,
+        url: `${base}${p}`,
+        headers: key,
+        connections: 10,
+        seconds: P.scaleSeconds,
+      });
+      lines.push(
+        `| ${auditRows.toLocaleString("en")} | ${label} | ${fmt(r.rps, 0)} | ${fmt(r.p50, 0)} | ${fmt(r.p99, 0)} | ${r.non2xx} |`,
+      );
+    }
+    let i = 0;
+    const createUsers = ctx.users.slice(0, 10);
+    const r = await load({
+      label: "POST /v1/challenges",
+      url: `${base}/v1/challenges`,
+      method: "POST",
+      headers: { ...key, "content-type": "application/json" },
+      next: () => ({
+        body: JSON.stringify({ user_id: createUsers[i++ % createUsers.length]?.userId, ttl_seconds: 10 }),
+      }),
+      connections: 10,
+      seconds: P.scaleSeconds,
+    });
+    lines.push(
+      `| ${auditRows.toLocaleString("en")} | POST /v1/challenges | ${fmt(r.rps, 0)} | ${fmt(r.p50, 0)} | ${fmt(r.p99, 0)} | ${r.non2xx} |`,
+    );
+    const seededDevice = await ctx.api.call("GET", `/v1/users/seeded-1/devices`);
+    check(
+      seededDevice.status === 200,
+      `seeded state readable through the API at ${auditRows.toLocaleString("en")} rows`,
+    );
+    out(`- seeded to ${auditRows.toLocaleString("en")} audit rows in ${fmt(seedS)} s`);
+    await sleep(12_000); // let the creation load's challenges expire before the next level
+  }
+  out();
+  out("| audit rows | request | req/s | p50 ms | p99 ms | non-2xx |");
+  out("|---:|---|---:|---:|---:|---:|");
+  for (const l of lines) out(l);
+  out();
+  out(
+    `Query plans at ${P.scaleLevels[P.scaleLevels.length - 1]?.toLocaleString("en")} rows (SQLite ${"EXPLAIN QUERY PLAN"}):`,
+  );
+  out();
+  out(plans.trimEnd());
+}
+
+// ───────────────────────────── main ─────────────────────────────
+
+async function main(): Promise<void> {
+  machine();
+  const tmp = await mkdtemp(path.join(os.tmpdir(), "encrypxon-bench-"));
+  const stateDir = path.join(tmp, "state");
+  mkdirSync(stateDir);
+  let dev: Dev | undefined;
+  let floor: Dev | undefined;
+  try {
+    const target = makeTarget({ persistTo: stateDir });
+    const app = await createApp(target, { name: "Bench Shop" });
+    dev = await startDev({ config: "wrangler.toml", stateDir, logFile: path.join(tmp, "wrangler.log") });
+    floor = await startDev({ config: "bench/floor/wrangler.toml", logFile: path.join(tmp, "floor.log") });
+    const api = new Api(dev.baseUrl, app.api_key);
+    const store = new DeviceStore(path.join(tmp, "devices"));
+    const t0 = performance.now();
+    const users = await enrollUsers(api, path.join(tmp, "devices"), "bench-user", P.users);
+    out(
+      `- seeded: 1 application, ${users.length} users each with an active ECIES-P256 device enrolled through the API in ${fmt((performance.now() - t0) / 1000)} s`,
+    );
+    // Direct mode serves on another origin: the devices follow the base URL they enrolled with, so keep it.
+    const ctx: Ctx = { tmp, stateDir, dev, floor, api, appId: app.app_id, apiKey: app.api_key, users, store };
+    const sections: [string, (c: Ctx) => Promise<void>][] = [
+      ["endpoints", endpoints],
+      ["profile", profile],
+      ["roundtrip", roundTrip],
+      ["crypto", cryptoCost],
+      ["load", sustained],
+      ["faults", faults],
+      ["scale", scale],
+    ];
+    for (const [name, fn] of sections) {
+      if (!want(name)) continue;
+      const s0 = performance.now();
+      try {
+        await fn(ctx);
+      } catch (err) {
+        failures.push(`${name}: ${(err as Error).stack ?? String(err)}`);
+        out(`\n**${name} failed**: ${(err as Error).message}`);
+      }
+      console.error(`[bench] ${name} took ${fmt((performance.now() - s0) / 1000)} s`);
+    }
+    const fivexx = dev
+      .log()
+      .split("\n")
+      .filter((l) => /\b5\d\d\b/.test(l) && /\[wrangler:\w+\]/.test(l));
+    out();
+    check(fivexx.length === 0, `wrangler dev logged no 5xx answer over the whole run (${fivexx.length})`);
+  } finally {
+    await dev?.stop();
+    await floor?.stop();
+    const file = path.join(REPO_ROOT, "bench", "out", `report-${QUICK ? "quick" : "full"}.md`);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, `${report.join("\n")}\n`);
+    console.error(`[bench] report: ${path.relative(REPO_ROOT, file)}`);
+    if (process.env.ENCRYPXON_BENCH_KEEP === "1") console.error(`[bench] state kept in ${tmp}`);
+    else await rm(tmp, { recursive: true, force: true });
+  }
+  if (failures.length) {
+    console.error(`[bench] ${failures.length} check(s) failed:\n${failures.join("\n")}`);
+    process.exit(1);
+  }
+}
+
+await main();
