@@ -1,0 +1,246 @@
+// encrypxon: the integrator's side of the API on the command line. Enroll a user (the QR code is drawn
+// in the terminal), challenge a user and wait for the answer, tail the audit trail, and the small calls
+// around them. Human-readable output by default, JSON with --json; errors are one line on stderr.
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { renderUnicodeCompact } from "uqr";
+import { Encrypxon2FaClient } from "./client.js";
+import { EncrypxonClientError, EncrypxonError } from "./errors.js";
+import type { AuditEvent, ChallengeContext } from "./types.js";
+
+export const HELP = `encrypxon: call the Encrypxon 2FA API as an application
+
+Usage:
+  encrypxon enroll <user-id> [--label L] [--ttl S] [--no-wait]
+  encrypxon challenge <user-id> [--title T] [--message M] [--ip IP] [--timeout S]
+  encrypxon status <enr_…|chl_…>
+  encrypxon cancel <enr_…|chl_…>
+  encrypxon devices <user-id>
+  encrypxon revoke <dev_…>
+  encrypxon audit [--user U] [--type T] [--outcome O] [--limit N] [--follow]
+
+Options:
+  --url URL     the service (default $ENCRYPXON_URL, else http://127.0.0.1:8787)
+  --key KEY     the API key (default $ENCRYPXON_API_KEY, else the demo key npm run dev saved in
+                .wrangler/demo-api-key.json)
+  --json        machine-readable JSON on stdout
+  -h, --help    show this help
+
+enroll draws the QR code in the terminal and waits (up to the enrollment's lifetime) for the phone;
+challenge waits for the answer and exits 0 only if it was approved (2 if denied, expired, …);
+audit --follow keeps printing new events until interrupted.
+`;
+
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: Record<string, string | undefined>;
+  cwd: string;
+  fetch?: typeof fetch;
+  /** For tests of --follow: stop after this many polls. */
+  maxPolls?: number;
+}
+
+class UsageError extends Error {}
+
+const processIo = (): CliIo => ({
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+  env: process.env,
+  cwd: process.env.INIT_CWD ?? process.cwd(),
+});
+
+async function apiKeyFrom(opt: string | undefined, io: CliIo): Promise<string> {
+  if (opt) return opt;
+  if (io.env.ENCRYPXON_API_KEY) return io.env.ENCRYPXON_API_KEY;
+  try {
+    const saved = JSON.parse(await readFile(path.join(io.cwd, ".wrangler", "demo-api-key.json"), "utf8")) as {
+      api_key?: unknown;
+    };
+    if (typeof saved.api_key === "string") return saved.api_key;
+  } catch {
+    // no demo key here
+  }
+  throw new UsageError("no API key: pass --key or set ENCRYPXON_API_KEY");
+}
+
+/** Control characters from the server (user ids, labels) must not drive the terminal. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: that is the point
+const clean = (s: unknown) => String(s ?? "").replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
+
+function eventLine(e: AuditEvent): string {
+  const ids = [e.enrollment_id, e.challenge_id, e.device_id].filter(Boolean).join(" ");
+  return `${e.created_at}  ${e.type.padEnd(22)} ${clean(e.outcome ?? "").padEnd(10)} ${clean(e.user_id ?? "-")}  ${ids}\n`;
+}
+
+export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  const parse = () =>
+    parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        url: { type: "string" },
+        key: { type: "string" },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+        label: { type: "string" },
+        ttl: { type: "string" },
+        "no-wait": { type: "boolean" },
+        title: { type: "string" },
+        message: { type: "string" },
+        ip: { type: "string" },
+        timeout: { type: "string" },
+        user: { type: "string" },
+        type: { type: "string" },
+        outcome: { type: "string" },
+        limit: { type: "string" },
+        follow: { type: "boolean", short: "f" },
+      },
+    });
+  try {
+    parsed = parse();
+  } catch (err) {
+    io.stderr(`encrypxon: ${err instanceof Error ? err.message : String(err)} (see --help)\n`);
+    return 1;
+  }
+  const { values: o, positionals } = parsed;
+  const [command, arg] = positionals;
+  if (o.help || !command) {
+    io.stdout(HELP);
+    return o.help ? 0 : 1;
+  }
+  const out = (human: string, data: unknown) => io.stdout(o.json ? `${JSON.stringify(data)}\n` : human);
+  const num = (v: string | undefined, name: string): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a whole number`);
+    return n;
+  };
+  const need = (what: string): string => {
+    if (!arg) throw new UsageError(`${command} needs ${what}`);
+    return arg;
+  };
+
+  try {
+    const client = new Encrypxon2FaClient({
+      apiKey: await apiKeyFrom(o.key, io),
+      baseUrl: o.url ?? io.env.ENCRYPXON_URL ?? "http://127.0.0.1:8787",
+      ...(io.fetch && { fetch: io.fetch }),
+    });
+    switch (command) {
+      case "enroll": {
+        const userId = need("a user id");
+        const ttl = num(o.ttl, "ttl");
+        const e = await client.createEnrollment({
+          user_id: userId,
+          ...(o.label !== undefined && { user_label: o.label }),
+          ...(ttl !== undefined && { ttl_seconds: ttl }),
+        });
+        if (!o.json) {
+          io.stdout(`${renderUnicodeCompact(e.enrollment_uri, { ecc: "M", border: 2 })}\n`);
+          io.stdout(`Scan with the Encrypxon app (or: npm run device -- enroll '${e.enrollment_uri}')\n`);
+          io.stdout(
+            `enrollment ${e.id} for ${clean(userId)}, expires ${e.expires_at}\nQR image: ${e.qr_svg_url}\n`,
+          );
+        }
+        if (o["no-wait"]) {
+          if (o.json) out("", e);
+          return 0;
+        }
+        if (!o.json) io.stdout("waiting for the phone…\n");
+        const done = await client.waitForEnrollment(e.id, {
+          timeoutMs: Date.parse(e.expires_at) - Date.now() + 1000,
+        });
+        out(`enrollment ${done.status}${done.device_id ? `: device ${done.device_id}` : ""}\n`, {
+          ...e,
+          ...done,
+        });
+        return done.status === "completed" ? 0 : 2;
+      }
+      case "challenge": {
+        const userId = need("a user id");
+        const context: ChallengeContext = {};
+        if (o.title !== undefined) context.title = o.title;
+        if (o.message !== undefined) context.message = o.message;
+        if (o.ip !== undefined) context.ip = o.ip;
+        const c = await client.createChallenge({ user_id: userId, context });
+        if (!o.json)
+          io.stdout(`challenge ${c.id} sent to ${c.devices} device(s); waiting for ${clean(userId)}…\n`);
+        const timeout = num(o.timeout, "timeout");
+        const r = await client.waitForResult(c.id, {
+          timeoutMs: timeout !== undefined ? timeout * 1000 : Date.parse(c.expires_at) - Date.now() + 1000,
+        });
+        out(`${r.status}${r.reason ? ` (${clean(r.reason)})` : ""}\n`, r);
+        return r.status === "approved" ? 0 : 2;
+      }
+      case "status": {
+        const id = need("an enr_… or chl_… id");
+        const r = id.startsWith("enr_") ? await client.getEnrollment(id) : await client.getChallenge(id);
+        out(`${r.id} ${r.status}\n`, r);
+        return 0;
+      }
+      case "cancel": {
+        const id = need("an enr_… or chl_… id");
+        const r = id.startsWith("enr_")
+          ? await client.cancelEnrollment(id)
+          : await client.cancelChallenge(id);
+        out(`${r.id} ${r.status}\n`, r);
+        return 0;
+      }
+      case "devices": {
+        const list = await client.listDevices(need("a user id"));
+        out(
+          list
+            .map((d) => `${d.id}  ${d.status.padEnd(8)} ${d.key_format.padEnd(16)} ${clean(d.name ?? "")}\n`)
+            .join("") || "no devices\n",
+          list,
+        );
+        return 0;
+      }
+      case "revoke": {
+        const d = await client.revokeDevice(need("a dev_… id"));
+        out(`${d.id} ${d.status}\n`, d);
+        return 0;
+      }
+      case "audit": {
+        const limit = num(o.limit, "limit") ?? 20;
+        const query = {
+          ...(o.user !== undefined && { user_id: o.user }),
+          ...(o.type !== undefined && { type: o.type }),
+          ...(o.outcome !== undefined && { outcome: o.outcome }),
+        };
+        const print = (events: AuditEvent[]) => {
+          for (const e of events) out(eventLine(e), e);
+        };
+        const first = await client.listAudit({ ...query, limit });
+        // Newest first on the wire; a tail reads oldest first.
+        print([...first.data].reverse());
+        if (!o.follow) return 0;
+        let newest = first.data[0]?.id;
+        for (let polls = 0; io.maxPolls === undefined || polls < io.maxPolls; polls++) {
+          await new Promise((r) => setTimeout(r, 1000));
+          const fresh: AuditEvent[] = [];
+          for await (const e of client.auditEvents({ ...query, limit: 50 })) {
+            if (e.id === newest) break;
+            fresh.push(e);
+            if (!newest && fresh.length >= 50) break;
+          }
+          if (fresh[0]) newest = fresh[0].id;
+          print(fresh.reverse());
+        }
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) io.stderr(`encrypxon: ${err.message} (see --help)\n`);
+    else if (err instanceof EncrypxonError)
+      io.stderr(`encrypxon: ${err.status} ${err.slug}: ${err.detail}\n`);
+    else if (err instanceof EncrypxonClientError) io.stderr(`encrypxon: ${err.message}\n`);
+    else throw err;
+    return 1;
+  }
+}
