@@ -691,6 +691,7 @@ const PLAN_QUERIES: [string, string][] = [
     "SELECT seq FROM audit_events WHERE app_id = ?1 AND type = ?2 AND outcome = ?3 ORDER BY seq DESC LIMIT 51",
   ],
   ["since", "SELECT seq FROM audit_events WHERE app_id = ?1 AND created_at >= ?2 ORDER BY seq DESC LIMIT 51"],
+  ["until", "SELECT seq FROM audit_events WHERE app_id = ?1 AND created_at < ?2 ORDER BY seq DESC LIMIT 51"],
   [
     "cursor",
     "SELECT seq FROM audit_events WHERE app_id = ?1 AND seq < (SELECT seq FROM audit_events WHERE app_id = ?1 AND id = ?2) ORDER BY seq DESC LIMIT 51",
@@ -863,6 +864,7 @@ async function scale(ctx: Ctx): Promise<void> {
         user_id: [ctx.appId, user.userId],
         "type + outcome": [ctx.appId, "challenge.resolved", "denied"],
         since: [ctx.appId, mid.created_at],
+        until: [ctx.appId, mid.created_at],
         cursor: [ctx.appId, mid.id],
         "active devices of a user": [ctx.appId, user.userId],
         "device by token": ["x"],
@@ -895,6 +897,7 @@ async function scale(ctx: Ctx): Promise<void> {
       ],
       ["GET /v1/audit?since=<middle>", `/v1/audit?since=${since}`],
       ["GET /v1/audit?cursor=<middle>", `/v1/audit?cursor=${mid.id}`],
+      ["GET /v1/audit?until=<middle>", `/v1/audit?until=${since}`],
     ];
     for (const [label, p] of specs) {
       const r = await load({
@@ -908,6 +911,16 @@ async function scale(ctx: Ctx): Promise<void> {
         `| ${auditRows.toLocaleString("en")} | ${label} | ${fmt(r.rps, 0)} | ${fmt(r.p50, 0)} | ${fmt(r.p99, 0)} | ${r.non2xx} |`,
       );
     }
+    const deviceList = await load({
+      label: "GET /v1/device/challenges",
+      url: `${base}/v1/device/challenges`,
+      headers: { authorization: `Bearer ${user.token}` },
+      connections: 10,
+      seconds: P.scaleSeconds,
+    });
+    lines.push(
+      `| ${auditRows.toLocaleString("en")} | GET /v1/device/challenges | ${fmt(deviceList.rps, 0)} | ${fmt(deviceList.p50, 0)} | ${fmt(deviceList.p99, 0)} | ${deviceList.non2xx} |`,
+    );
     let i = 0;
     const createUsers = ctx.users.slice(0, 10);
     const r = await load({
@@ -996,7 +1009,12 @@ async function main(): Promise<void> {
   } finally {
     await dev?.stop();
     await floor?.stop();
-    const file = path.join(REPO_ROOT, "bench", "out", `report-${QUICK ? "quick" : "full"}.md`);
+    const file = path.join(
+      REPO_ROOT,
+      "bench",
+      "out",
+      `report-${QUICK ? "quick" : "full"}${ONLY ? `-${[...ONLY].join("-")}` : ""}.md`,
+    );
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(file, `${report.join("\n")}\n`);
     console.error(`[bench] report: ${path.relative(REPO_ROOT, file)}`);

@@ -44,11 +44,15 @@ function wrapStatement(stmt: D1PreparedStatement, sql: string): D1PreparedStatem
       const value = Reflect.get(target, prop);
       if (typeof value !== "function") return value;
       if (prop === "bind") {
-        return (...a: unknown[]) => wrapStatement(value.apply(target, a) as D1PreparedStatement, sql);
+        return (...a: unknown[]) =>
+          wrapStatement(Reflect.apply(value, target, a) as D1PreparedStatement, sql);
       }
       if (prop === "first" || prop === "all" || prop === "run" || prop === "raw") {
         return (...a: unknown[]) =>
-          timed(`D1 ${String(prop)}: ${sqlName(sql)}`, () => value.apply(target, a));
+          timed(
+            `D1 ${String(prop)}: ${sqlName(sql)}`,
+            () => Reflect.apply(value, target, a) as Promise<unknown>,
+          );
       }
       return value.bind(target);
     },
@@ -77,7 +81,8 @@ function wrapMethods<T extends object>(obj: T, label: string, methods: string[])
       const value = Reflect.get(target, prop);
       if (typeof value !== "function") return value;
       if (methods.includes(String(prop))) {
-        return (...a: unknown[]) => timed(`${label}.${String(prop)}`, () => value.apply(target, a));
+        return (...a: unknown[]) =>
+          timed(`${label}.${String(prop)}`, () => Reflect.apply(value, target, a) as Promise<unknown>);
       }
       return value.bind(target);
     },
@@ -95,7 +100,8 @@ function wrapNamespace(ns: DurableObjectNamespace): DurableObjectNamespace {
             get(s, m) {
               const fn = s[m as string];
               if (typeof m !== "string" || typeof fn !== "function" || m === "fetch") return fn;
-              return (...a: unknown[]) => timed(`DO rpc ${m}`, () => fn.apply(s, a));
+              return (...a: unknown[]) =>
+                timed(`DO rpc ${m}`, () => Reflect.apply(fn, s, a) as Promise<unknown>);
             },
           });
         };
@@ -116,6 +122,8 @@ function wrapEnv(env: Env): Env {
 
 export class ChallengeObject extends Real {
   constructor(ctx: DurableObjectState, env: Env) {
+    // The base class wants the runtime's own state object; swap in the timed views afterwards.
+    super(ctx, env);
     const storage = wrapMethods(ctx.storage, "DO storage", [
       "get",
       "put",
@@ -130,7 +138,8 @@ export class ChallengeObject extends Real {
         return typeof value === "function" ? value.bind(target) : value;
       },
     });
-    super(wrappedCtx, wrapEnv(env));
+    Object.defineProperty(this, "ctx", { value: wrappedCtx });
+    Object.defineProperty(this, "env", { value: wrapEnv(env) });
   }
 }
 
