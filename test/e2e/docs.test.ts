@@ -17,6 +17,8 @@ interface Example {
   file: string;
   line: number;
   command: string;
+  /** An example that shows an error says so in the comment below it: `# {…"status":400…}`. */
+  status?: number;
 }
 
 /** The curl commands of every ```sh block, with `\` continuations joined and trailing comments kept. */
@@ -40,7 +42,10 @@ function curlExamples(file: string, markdown: string): Example[] {
     while (command.endsWith("\\") && i + 1 < lines.length) {
       command = `${command.slice(0, -1)} ${(lines[++i] ?? "").trim()}`;
     }
-    out.push({ file, line: start + 1, command });
+    let shown = "";
+    for (let j = i + 1; j < lines.length && /^#/.test(lines[j] ?? ""); j++) shown += lines[j];
+    const status = /"status":(\d{3})/.exec(shown)?.[1];
+    out.push({ file, line: start + 1, command, ...(status && { status: Number(status) }) });
   }
   return out;
 }
@@ -276,6 +281,11 @@ describe("the docs' curl examples work as written", async () => {
       const at = r.out.lastIndexOf(MARK);
       const status = Number(r.out.slice(at + MARK.length));
       const raw = r.out.slice(0, at).trim();
+      if (ex.status !== undefined) {
+        expect(status, raw).toBe(ex.status);
+        expect(JSON.parse(raw)).toMatchObject({ status: ex.status, type: expect.stringMatching(/^https:/) });
+        return;
+      }
       expect(status, raw).toBeGreaterThanOrEqual(200);
       expect(status, raw).toBeLessThan(300);
       if (/\s-o\s+(\S+)/.test(command)) {
