@@ -1,10 +1,12 @@
 import type { ChallengeObject } from "./durable/challenge";
+import type { DeviceChannel } from "./durable/channel";
 
 /** Bindings declared in wrangler.toml. */
 export interface Env {
   DB: D1Database;
   API_KEYS: KVNamespace;
   CHALLENGES: DurableObjectNamespace<ChallengeObject>;
+  DEVICE_CHANNELS: DurableObjectNamespace<DeviceChannel>;
   /** Public origin for QR codes; empty means the origin of the incoming request. */
   PUBLIC_URL?: string;
 }
@@ -15,6 +17,7 @@ declare global {
       DB: D1Database;
       API_KEYS: KVNamespace;
       CHALLENGES: DurableObjectNamespace<ChallengeObject>;
+      DEVICE_CHANNELS: DurableObjectNamespace<DeviceChannel>;
       PUBLIC_URL?: string;
       TEST_MIGRATIONS: import("@cloudflare/vitest-pool-workers").D1Migration[];
     }

@@ -7,11 +7,13 @@ import { docsRoutes } from "./openapi";
 import * as audit from "./routes/audit";
 import * as challenges from "./routes/challenges";
 import * as deviceChallenges from "./routes/deviceChallenges";
+import * as deviceChannel from "./routes/deviceChannel";
 import * as deviceEnrollment from "./routes/deviceEnrollment";
 import * as devices from "./routes/devices";
 import * as enrollments from "./routes/enrollments";
 
 export { ChallengeObject } from "./durable/challenge";
+export { DeviceChannel } from "./durable/channel";
 
 const routes: [method: string, path: string, handler: Handler][] = [
   ["GET", "/", async () => json({ service: "encrypxon", api: "v1", status: "ok" })],
@@ -19,6 +21,7 @@ const routes: [method: string, path: string, handler: Handler][] = [
   ["GET", "/v1/enrollments/:id", enrollments.get],
   ["DELETE", "/v1/enrollments/:id", enrollments.cancel],
   ["GET", "/v1/enrollments/:id/qr.svg", enrollments.qrSvg],
+  ["GET", "/v1/enrollments/:id/qr.png", enrollments.qrPng],
   ["GET", "/v1/users/:user_id/devices", devices.listForUser],
   ["DELETE", "/v1/devices/:id", devices.revoke],
   ["POST", "/v1/challenges", challenges.create],
@@ -30,6 +33,7 @@ const routes: [method: string, path: string, handler: Handler][] = [
   ["GET", "/v1/device/challenges", deviceChallenges.list],
   ["POST", "/v1/device/challenges/:id/response", deviceChallenges.respond],
   ["DELETE", "/v1/device", deviceChallenges.removeSelf],
+  ["GET", "/v1/device/connect", deviceChannel.connect],
 ];
 // GET /openapi.json and /docs describe this very table, so a route added above appears in them.
 routes.push(...docsRoutes(() => routes));
@@ -79,6 +83,9 @@ export default {
     }
     const headers = new Headers(response.headers);
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) if (!headers.has(k)) headers.set(k, v);
+    // A WebSocket upgrade (101) carries its socket on the response object, not in the body.
+    if (response.webSocket)
+      return new Response(null, { status: 101, webSocket: response.webSocket, headers });
     return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
   },
 } satisfies ExportedHandler<Env>;

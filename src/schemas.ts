@@ -54,6 +54,8 @@ export const createChallenge = z.strictObject({
   context: challengeContext.optional(),
   ttl_seconds: z.number().int().min(10).max(600).optional(),
   wait_seconds: z.number().int().min(0).max(MAX_WAIT_SECONDS).optional(),
+  /** Cancel the user's still-pending older challenges (reason `superseded`) once this one exists. */
+  supersede: z.boolean().optional(),
 });
 
 export const waitQuery = z.object({

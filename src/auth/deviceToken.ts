@@ -9,7 +9,11 @@ const TOKEN_SHAPE = /^edt_[A-Za-z0-9_-]{43}$/;
 export async function authenticateDevice(request: Request, env: Env): Promise<DeviceRow> {
   const header = request.headers.get("authorization") ?? "";
   const match = /^Bearer\s+(\S+)$/i.exec(header);
-  const token = match?.[1];
+  return deviceForToken(match?.[1], env);
+}
+
+/** The active device a token belongs to, or the one 401 for every kind of bad token. */
+export async function deviceForToken(token: string | undefined, env: Env): Promise<DeviceRow> {
   if (!token || !TOKEN_SHAPE.test(token)) throw deviceUnauthorized();
   const device = await deviceByTokenHash(env.DB, await sha256Hex(token));
   if (!device) throw deviceUnauthorized();

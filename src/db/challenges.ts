@@ -50,3 +50,25 @@ export async function pendingForDevice(
     .all<PendingDelivery>();
   return results;
 }
+
+/**
+ * The user's pending challenges created before this one (ties broken by id, so two challenges created
+ * in the same millisecond never supersede each other both ways).
+ */
+export async function olderPendingOfUser(
+  db: D1Database,
+  appId: string,
+  userId: string,
+  self: { id: string; createdAt: number },
+): Promise<string[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT id FROM challenges
+       WHERE app_id = ?1 AND user_id = ?2 AND status = 'pending'
+         AND (created_at < ?3 OR (created_at = ?3 AND id < ?4))
+       ORDER BY created_at`,
+    )
+    .bind(appId, userId, self.createdAt, self.id)
+    .all<{ id: string }>();
+  return results.map((r) => r.id);
+}

@@ -4,6 +4,7 @@ import { sha256, timingSafeEqual } from "../crypto/hash";
 import { auditIfChanged, auditInsert } from "../db/audit";
 import type { ChallengeStatus } from "../db/challenges";
 import type { Env } from "../env";
+import { notifyDevices } from "./notify";
 
 /** Wrong answers a challenge tolerates before it fails for good. */
 export const MAX_WRONG_ANSWERS = 3;
@@ -150,8 +151,22 @@ export class ChallengeObject extends DurableObject<Env> {
         throw err;
       }
       this.#state = state;
+      // Stored first, announced second: the devices' channels are told without holding up the answer,
+      // and a failed hand-off is audited, never fatal (the device still finds it by polling).
+      const expiresAt = new Date(state.expiresAt).toISOString();
+      this.ctx.waitUntil(
+        notifyDevices(this.env, this.#target(state), state.deviceIds, () => ({
+          type: "challenge.created",
+          id: state.id,
+          expires_at: expiresAt,
+        })),
+      );
       return view(state);
     });
+  }
+
+  #target(state: Stored) {
+    return { appId: state.appId, userId: state.userId, challengeId: state.id };
   }
 
   /** The challenge as its application sees it; null when it does not exist or belongs to another app. */
@@ -221,12 +236,13 @@ export class ChallengeObject extends DurableObject<Env> {
     });
   }
 
-  async cancel(appId: string, ip: string | null): Promise<CancelResult> {
+  /** Cancels a pending challenge; `reason` is recorded (e.g. `superseded` by a newer challenge). */
+  async cancel(appId: string, ip: string | null, reason: string | null = null): Promise<CancelResult> {
     return this.#serial(async () => {
       const state = await this.#expireIfDueLocked();
       if (!state || state.appId !== appId) return { kind: "not_found", view: null };
       if (state.status !== "pending") return { kind: "closed", view: view(state) };
-      if (!(await this.#resolve(state, "cancelled", { deviceId: null, reason: null, ip }))) {
+      if (!(await this.#resolve(state, "cancelled", { deviceId: null, reason, ip }))) {
         return { kind: "not_found", view: null };
       }
       return { kind: "cancelled", view: view(state) };
@@ -337,6 +353,17 @@ export class ChallengeObject extends DurableObject<Env> {
     await this.ctx.storage.put(STATE_KEY, state);
     await this.ctx.storage.setAlarm(at + RETAIN_AFTER_RESOLUTION_MS);
     for (const wake of [...this.#waiters]) wake();
+    // Every device it was sent to learns it is closed: "answered on another device", cancelled, expired.
+    const closed = { id: state.id, status, decidedBy: by.deviceId };
+    this.ctx.waitUntil(
+      notifyDevices(this.env, this.#target(state), state.deviceIds, (deviceId) => ({
+        type: "challenge.closed",
+        id: closed.id,
+        status: closed.status,
+        answered_by:
+          closed.decidedBy === null ? null : closed.decidedBy === deviceId ? "this_device" : "another_device",
+      })),
+    );
     return true;
   }
 }

@@ -146,9 +146,11 @@ export const OPERATIONS: Record<string, Operation> = {
   },
   "GET /v1/device/connect": {
     summary: "Device: WebSocket for live challenge events",
+    description:
+      "Send `Upgrade: websocket` and the device token (Authorization header, or the subprotocols `encrypxon.v1, encrypxon.bearer.<token>`). Server messages: `hello` (pending ids), `challenge.created`, `challenge.closed`; see docs/api.md.",
     tag: "Device",
     auth: "device",
-    responses: { 101: ["Switching protocols", null] },
+    responses: { 101: ["Switching protocols", null], 426: ["upgrade-required", res.problem] },
   },
   "GET /openapi.json": {
     summary: "This API description (OpenAPI 3.1)",

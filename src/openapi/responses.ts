@@ -59,6 +59,10 @@ export const challenge = z.object({
 
 export const createdChallenge = challenge.extend({
   devices: z.number().int().describe("how many devices it was sent to"),
+  superseded: z
+    .array(id("chl"))
+    .optional()
+    .describe("with supersede: true, the older pending challenges this one cancelled"),
 });
 
 export const auditEvent = z.object({

@@ -3,7 +3,7 @@ import { b64url } from "../crypto/encoding";
 import { challengePlaintext, encryptForDevice, importStoredKey } from "../crypto/encrypt";
 import { sha256Hex } from "../crypto/hash";
 import { newId, randomBytes } from "../crypto/random";
-import { challengeForApp } from "../db/challenges";
+import { challengeForApp, olderPendingOfUser } from "../db/challenges";
 import { activeDevicesOfUser } from "../db/devices";
 import type { ChallengeView } from "../durable/challenge";
 import type { Env } from "../env";
@@ -58,8 +58,21 @@ export const create: Handler = async (request, env) => {
     deliveries,
     ip: clientIp(request),
   });
+  // Only once the new challenge exists: a failed creation never leaves the user with nothing pending.
+  const superseded: string[] = [];
+  if (body.supersede) {
+    const ip = clientIp(request);
+    for (const older of await olderPendingOfUser(env.DB, caller.appId, body.user_id, {
+      id,
+      createdAt: now,
+    })) {
+      const result = await stubFor(env, older).cancel(caller.appId, ip, "superseded");
+      if (result.kind === "cancelled") superseded.push(older);
+    }
+  }
   if (body.wait_seconds) view = (await stub.wait(caller.appId, body.wait_seconds * 1000)) ?? view;
-  return json({ ...challengeJson(view), devices: deliveries.length }, 201, {
+  const extra = body.supersede ? { superseded } : {};
+  return json({ ...challengeJson(view), devices: deliveries.length, ...extra }, 201, {
     location: `/v1/challenges/${id}`,
   });
 };

@@ -1,6 +1,7 @@
 import { authenticateDevice } from "../auth/deviceToken";
 import { auditIfChanged } from "../db/audit";
 import { pendingForDevice } from "../db/challenges";
+import { disconnectDevice } from "../durable/notify";
 import { iso, json, readJson } from "../http/body";
 import { conflict, deviceUnauthorized, notFound, Problem } from "../http/problem";
 import { clientIp, type Handler, pathId } from "../http/request";
@@ -60,7 +61,7 @@ export const respond: Handler = async (request, env) => {
 };
 
 /** The device removes itself (the app uninstalled, the user reset the phone). */
-export const removeSelf: Handler = async (request, env) => {
+export const removeSelf: Handler = async (request, env, ctx) => {
   const device = await authenticateDevice(request, env);
   const now = Date.now();
   const db = env.DB;
@@ -83,5 +84,6 @@ export const removeSelf: Handler = async (request, env) => {
   ]);
   // Revoked meanwhile (by the application or a parallel call): the token no longer names an active device.
   if (update?.meta.changes !== 1) throw deviceUnauthorized();
+  ctx.waitUntil(disconnectDevice(env, device.id));
   return new Response(null, { status: 204 });
 };

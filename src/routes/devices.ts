@@ -1,6 +1,7 @@
 import { authenticateApp } from "../auth/apiKey";
 import { auditIfChanged } from "../db/audit";
 import { deviceForApp, devicesOfUser } from "../db/devices";
+import { disconnectDevice } from "../durable/notify";
 import { json } from "../http/body";
 import { badRequest, conflict, notFound } from "../http/problem";
 import { clientIp, type Handler, pathId, pathText } from "../http/request";
@@ -15,7 +16,7 @@ export const listForUser: Handler = async (request, env) => {
   return json({ object: "list", data: devices.map(deviceJson) });
 };
 
-export const revoke: Handler = async (request, env) => {
+export const revoke: Handler = async (request, env, ctx) => {
   const caller = await authenticateApp(request, env);
   const id = pathId(request, "id", "dev", "device");
   const device = await deviceForApp(env.DB, caller.appId, id);
@@ -45,6 +46,7 @@ export const revoke: Handler = async (request, env) => {
   if (update?.meta.changes !== 1) {
     throw conflict("device-revoked", "Device already revoked", "This device was revoked meanwhile.");
   }
+  ctx.waitUntil(disconnectDevice(env, id));
   const after = await deviceForApp(db, caller.appId, id);
   return json(deviceJson(after ?? device));
 };
