@@ -1,13 +1,16 @@
-import { renderSVG } from "uqr";
+import type { IRequest } from "itty-router";
+import { encode, renderSVG } from "uqr";
 import { authenticateApp } from "../auth/apiKey";
 import { sha256Hex } from "../crypto/hash";
 import { newId, newSecret } from "../crypto/random";
 import { appName } from "../db/apiKeys";
 import { auditIfChanged, auditInsert } from "../db/audit";
 import { enrollmentByCodeHash, enrollmentForApp, enrollmentStatus } from "../db/enrollments";
+import type { Env } from "../env";
 import { json, readJson, readQuery } from "../http/body";
 import { conflict, notFound } from "../http/problem";
 import { clientIp, type Handler, pathId, publicOrigin } from "../http/request";
+import { encodeQrPng } from "../qr/png";
 import { createEnrollment, waitQuery } from "../schemas";
 import { enrollmentJson } from "./views";
 
@@ -77,10 +80,10 @@ export const get: Handler = async (request, env) => {
 };
 
 /**
- * The QR image. The enrollment code in the query string is the capability (it is what the QR shows), so
+ * The QR images. The enrollment code in the query string is the capability (it is what the QR shows), so
  * the URL works as an <img src> on the login page; it stops working once the code is used or expires.
  */
-export const qrSvg: Handler = async (request, env) => {
+async function qrUriFor(request: IRequest, env: Env): Promise<string> {
   const id = pathId(request, "id", "enr", "enrollment");
   const code = new URL(request.url).searchParams.get("code") ?? "";
   if (!/^enc_[A-Za-z0-9_-]{43}$/.test(code)) throw notFound("enrollment");
@@ -89,16 +92,28 @@ export const qrSvg: Handler = async (request, env) => {
   if (!row || row.id !== id || row.status !== "pending" || now >= row.expires_at)
     throw notFound("enrollment");
   const name = (await appName(env.DB, row.app_id)) ?? row.app_id;
-  const uri = enrollmentUri(publicOrigin(request, env), code, name, row.user_label ?? row.user_id);
-  const svg = renderSVG(uri, { ecc: "M", border: 2, pixelSize: 6 });
-  return new Response(svg, {
-    headers: {
-      "content-type": "image/svg+xml",
-      "cache-control": "no-store",
-      "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'",
-      "x-content-type-options": "nosniff",
-    },
-  });
+  return enrollmentUri(publicOrigin(request, env), code, name, row.user_label ?? row.user_id);
+}
+
+const QR = { ecc: "M", border: 2 } as const;
+/** Pixels per module: a typical enrollment QR (version 7–10, 45–57 modules with its border) is ~300 px. */
+const QR_PIXELS = 6;
+
+const imageHeaders = (type: string) => ({
+  "content-type": type,
+  "cache-control": "no-store",
+  "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'",
+  "x-content-type-options": "nosniff",
+});
+
+export const qrSvg: Handler = async (request, env) => {
+  const svg = renderSVG(await qrUriFor(request, env), { ...QR, pixelSize: QR_PIXELS });
+  return new Response(svg, { headers: imageHeaders("image/svg+xml") });
+};
+
+export const qrPng: Handler = async (request, env) => {
+  const png = await encodeQrPng(encode(await qrUriFor(request, env), QR).data, QR_PIXELS);
+  return new Response(png, { headers: imageHeaders("image/png") });
 };
 
 export const cancel: Handler = async (request, env) => {
