@@ -10,6 +10,8 @@ export interface LoadResult {
   non2xx: number;
   errors: number;
   status5xx: number;
+  /** A few distinct bodies of 5xx answers (trimmed), to tell whose error it was. */
+  samples5xx: string[];
 }
 
 export interface LoadSpec {
@@ -26,6 +28,11 @@ export interface LoadSpec {
 /** One autocannon run; bounded by `seconds` (and a request cap so it can never run away). */
 export async function load(spec: LoadSpec): Promise<LoadResult> {
   const next = spec.next;
+  const samples = new Set<string>();
+  const onResponse = (status: number, body: string) => {
+    if (status >= 500 && samples.size < 3)
+      samples.add(`${status} ${body.replace(/\s+/g, " ").slice(0, 160)}`);
+  };
   const result = await autocannon({
     url: spec.url,
     connections: spec.connections,
@@ -34,21 +41,22 @@ export async function load(spec: LoadSpec): Promise<LoadResult> {
     method: spec.method ?? "GET",
     headers: spec.headers ?? {},
     timeout: 30,
-    requests: next
-      ? [
-          {
-            setupRequest: (req) => {
-              const n = next();
-              return {
-                ...req,
-                ...(n.path !== undefined && { path: n.path }),
-                ...(n.body !== undefined && { body: n.body }),
-                ...(n.headers !== undefined && { headers: { ...req.headers, ...n.headers } }),
-              };
-            },
+    requests: [
+      {
+        onResponse,
+        ...(next && {
+          setupRequest: (req) => {
+            const n = next();
+            return {
+              ...req,
+              ...(n.path !== undefined && { path: n.path }),
+              ...(n.body !== undefined && { body: n.body }),
+              ...(n.headers !== undefined && { headers: { ...req.headers, ...n.headers } }),
+            };
           },
-        ]
-      : undefined,
+        }),
+      },
+    ],
   });
   const r = result as typeof result & { "5xx"?: number };
   return {
@@ -60,6 +68,7 @@ export async function load(spec: LoadSpec): Promise<LoadResult> {
     non2xx: r.non2xx,
     errors: r.errors + r.timeouts,
     status5xx: r["5xx"] ?? 0,
+    samples5xx: [...samples],
   };
 }
 
