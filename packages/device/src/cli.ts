@@ -6,6 +6,7 @@ import { type ChallengeContext, DeviceApiError, DeviceClient } from "./client.js
 import { isKeyFormat, KEY_FORMATS } from "./formats.js";
 import { DeviceStore, type DeviceSummary, defaultStoreDir, summarize } from "./store.js";
 import { isInsecureBaseUrl, parseEnrollmentUri } from "./uri.js";
+import { type WatchEvent, watch as watchChannel } from "./watch.js";
 
 export const HELP = `encrypxon-device: the Encrypxon reference device (a phone, on the command line)
 
@@ -14,6 +15,7 @@ Usage:
   encrypxon-device list [--device ID]
   encrypxon-device approve <challenge-id> [--device ID]
   encrypxon-device deny <challenge-id> [--reason R] [--device ID]
+  encrypxon-device watch [--device ID] [--approve-all | --deny-all]
   encrypxon-device devices
   encrypxon-device remove [--device ID]
 
@@ -23,9 +25,14 @@ Options:
   --platform P  platform reported at enrollment (default node/<os>)
   --device ID   which enrolled device to use; optional when the store holds exactly one
   --reason R    why the request is denied (deny)
+  --approve-all, --deny-all
+                answer every arriving challenge automatically (watch; for scripts and tests)
   --store DIR   key store (default $ENCRYPXON_DEVICE_STORE, else ~/.encrypxon-device)
   --json        machine-readable JSON on stdout
   -h, --help    show this help
+
+watch keeps the live channel open (reconnecting with backoff) and shows each challenge as it arrives,
+and when another device answered one; with --json each event is one JSON line. Ctrl-C stops it.
 
 Quote the enrollment URI: it contains '&'. Keys live in DIR/<device-id>.json (mode 0600, directory
 0700) and are never printed. Exit status: 0 on success, 1 on any error (one line on stderr).
@@ -37,6 +44,8 @@ export interface CliIo {
   env: Record<string, string | undefined>;
   /** For tests: a fake server. */
   fetch?: typeof fetch;
+  /** Ends `watch`; without it, SIGINT and SIGTERM do. */
+  signal?: AbortSignal;
 }
 
 /** A mistake on the command line, reported with a pointer to --help. */
@@ -79,6 +88,11 @@ const COMMANDS: Record<string, Command> = {
     positionals: ["challenge id"],
     run: (c, a, o) => respond(c, a, o, "deny"),
   },
+  watch: {
+    options: { ...DEVICE, "approve-all": { type: "boolean" }, "deny-all": { type: "boolean" } },
+    positionals: [],
+    run: watchCommand,
+  },
   devices: { options: {}, positionals: [], run: devices },
   remove: { options: DEVICE, positionals: [], run: remove },
 };
@@ -109,7 +123,8 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     await command.run({ io, store, json, out }, positionals, values);
     return 0;
   } catch (err) {
-    report(io, err, json);
+    // watch --json writes JSON lines, so its final error is one line too.
+    report(io, err, json, name === "watch");
     return 1;
   }
 }
@@ -192,6 +207,69 @@ async function respond(
   ctx.out(result, `${verb} ${challengeId} (status: ${clean(result.status)})\n`);
 }
 
+async function watchCommand(ctx: Context, _args: string[], opts: Options): Promise<void> {
+  if (opts["approve-all"] && opts["deny-all"])
+    throw new UsageError("--approve-all and --deny-all exclude each other");
+  const auto = opts["approve-all"] ? "approve" : opts["deny-all"] ? "deny" : null;
+  const client = await DeviceClient.load(ctx.store, str(opts.device), clientOptions(ctx));
+  let signal = ctx.io.signal;
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  if (!signal) {
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+    signal = controller.signal;
+  }
+  const print = (e: WatchEvent) => {
+    if (ctx.json) ctx.io.stdout(`${JSON.stringify(e)}\n`);
+    else ctx.io.stdout(humanEvent(e));
+  };
+  if (!ctx.json) ctx.io.stdout(`Watching ${client.deviceId} (Ctrl-C to stop)\n`);
+  try {
+    const end = await watchChannel(client, {
+      onEvent: print,
+      signal,
+      ...(auto && { decide: () => auto }),
+    });
+    if (end === "revoked") throw new Error(`${client.deviceId} was revoked; the server closed its channel`);
+  } finally {
+    process.removeListener("SIGINT", stop);
+    process.removeListener("SIGTERM", stop);
+  }
+}
+
+function humanEvent(e: WatchEvent): string {
+  switch (e.event) {
+    case "connected":
+      return `connected (${e.pending} pending)\n`;
+    case "challenge": {
+      const c = e.challenge;
+      return `${c.id}  expires ${c.expires_at}\n${contextLines(c.context)}`;
+    }
+    case "refused":
+      return `warning: refused ${clean(e.id)}: ${clean(e.reason)}\n`;
+    case "answered":
+      return `${e.decision === "approve" ? "Approved" : "Denied"} ${e.id} (status: ${clean(e.status)})\n`;
+    case "answer_failed":
+      return `could not answer ${e.id}: ${clean(e.error)}\n`;
+    case "closed": {
+      const by =
+        e.answered_by === "another_device"
+          ? " on another device"
+          : e.answered_by === "this_device"
+            ? " on this device"
+            : "";
+      return `${clean(e.id)} closed: ${clean(e.status)}${by}\n`;
+    }
+    case "disconnected":
+      return `disconnected (${e.code}${e.reason ? ` ${clean(e.reason)}` : ""}); retrying in ${Math.round(e.retry_in_ms / 100) / 10}s\n`;
+    case "revoked":
+      return "this device was revoked\n";
+    case "stopped":
+      return "stopped\n";
+  }
+}
+
 async function devices(ctx: Context): Promise<void> {
   const found: DeviceSummary[] = [];
   const broken: { device_id: string; error: string }[] = [];
@@ -261,13 +339,13 @@ export function clean(text: string): string {
   });
 }
 
-function report(io: CliIo, err: unknown, json: boolean): void {
+function report(io: CliIo, err: unknown, json: boolean, oneLine = false): void {
   const text = err instanceof Error ? err.message : String(err);
   const hint = err instanceof UsageError ? " (see encrypxon-device --help)" : "";
   io.stderr(`encrypxon-device: ${clean(text).replace(/\s*\n\s*/g, " ")}${hint}\n`);
   if (json) {
     const problem = err instanceof DeviceApiError ? { status: err.status, problem: err.problem } : {};
-    io.stdout(`${JSON.stringify({ error: { message: text, ...problem } }, null, 2)}\n`);
+    io.stdout(`${JSON.stringify({ error: { message: text, ...problem } }, null, oneLine ? 0 : 2)}\n`);
   }
 }
 

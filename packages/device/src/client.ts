@@ -1,6 +1,8 @@
 // The device side of the protocol (DESIGN §2): enroll → activate, then list → decrypt → verify → respond.
 // Every server answer is checked before use; nothing secret (private key, device token, entropy) is
 // returned to callers or put in an error message.
+
+import { WebSocket } from "undici";
 import {
   type ChallengePlaintext,
   decryptForDevice,
@@ -18,6 +20,7 @@ import {
   summarize,
 } from "./store.js";
 import { type EnrollmentUri, parseEnrollmentUri } from "./uri.js";
+import type { SocketLike } from "./watch.js";
 
 export type Decision = "approve" | "deny";
 
@@ -284,6 +287,22 @@ export class DeviceClient {
       throw new DeviceError("respond: unexpected answer from the server");
     }
     return result as ChallengeResult;
+  }
+
+  /**
+   * Opens the live channel, `GET /v1/device/connect` as a WebSocket (ws:// or wss:// after the base
+   * URL's scheme), authenticated with the device token in the Authorization header. The token stays
+   * inside this object. `watch` (watch.ts) drives the socket.
+   */
+  openChannel(): SocketLike {
+    const url = new URL(`${this.#device.base_url}/v1/device/connect`);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    const socket = new WebSocket(url, {
+      protocols: ["encrypxon.v1"],
+      headers: { authorization: `Bearer ${this.#device.device_token}`, "user-agent": USER_AGENT },
+    });
+    // undici's WebSocket is the WHATWG one; SocketLike names the part of it that watch uses.
+    return socket as unknown as SocketLike;
   }
 
   /**

@@ -1,0 +1,155 @@
+// The device's watch loop against scripted sockets: reconnect with backoff, catch-up from hello,
+// one answer per challenge however often it is announced, and the end on revocation.
+import { describe, expect, it } from "vitest";
+import type { ChallengeList, DeviceClient, PendingChallenge } from "../../packages/device/src/client";
+import { type SocketLike, type WatchEvent, watch } from "../../packages/device/src/watch";
+
+type Listener = (e: { data: unknown; code: number; reason: string }) => void;
+
+class FakeSocket implements SocketLike {
+  readyState = 1;
+  readonly sent: string[] = [];
+  #listeners = new Map<string, Listener[]>();
+
+  send(data: string): void {
+    this.sent.push(data);
+  }
+  close(code = 1000, reason = ""): void {
+    this.drop(code, reason);
+  }
+  addEventListener(type: string, listener: Listener): void {
+    this.#listeners.set(type, [...(this.#listeners.get(type) ?? []), listener]);
+  }
+  message(value: unknown): void {
+    for (const l of this.#listeners.get("message") ?? [])
+      l({ data: JSON.stringify(value), code: 0, reason: "" });
+  }
+  drop(code: number, reason = ""): void {
+    if (this.readyState === 3) return;
+    this.readyState = 3;
+    for (const l of this.#listeners.get("close") ?? []) l({ data: null, code, reason });
+  }
+}
+
+const challenge = (id: string): PendingChallenge => ({
+  id,
+  context: { title: "Sign in" },
+  created_at: new Date().toISOString(),
+  expires_at: new Date(Date.now() + 60_000).toISOString(),
+});
+
+/** A DeviceClient stand-in: each openChannel hands the next scripted socket to `onOpen`. */
+function fakeClient(pending: Set<string>, onOpen: (socket: FakeSocket, n: number) => void) {
+  const responses: { id: string; decision: string }[] = [];
+  let opened = 0;
+  const client = {
+    deviceId: "dev_test",
+    openChannel(): SocketLike {
+      const socket = new FakeSocket();
+      const n = ++opened;
+      // Like a real socket, events come after the constructor returns.
+      setTimeout(() => onOpen(socket, n), 0);
+      return socket;
+    },
+    async listChallenges(): Promise<ChallengeList> {
+      return { challenges: [...pending].map(challenge), refused: [] };
+    },
+    async respond(id: string, decision: string) {
+      responses.push({ id, decision });
+      pending.delete(id);
+      return { id, status: decision === "approve" ? "approved" : "denied" };
+    },
+  };
+  return { client: client as unknown as DeviceClient, responses, opened: () => opened };
+}
+
+const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
+
+describe("watch", () => {
+  it("reconnects with growing backoff, catches up from hello, and stops on abort", async () => {
+    const events: WatchEvent[] = [];
+    const stop = new AbortController();
+    const { client, responses } = fakeClient(new Set(["chl_a"]), (socket, n) => {
+      // Three failed connections, then one that works.
+      if (n <= 3) return socket.drop(1006);
+      socket.message({ type: "hello", device_id: "dev_test", pending: [{ id: "chl_a" }] });
+      setTimeout(() => stop.abort(), 30);
+    });
+    const end = await watch(client, {
+      onEvent: (e) => events.push(e),
+      decide: () => "approve",
+      signal: stop.signal,
+      initialBackoffMs: 10,
+      maxBackoffMs: 25,
+    });
+    expect(end).toBe("stopped");
+    const delays = events.flatMap((e) => (e.event === "disconnected" ? [e.retry_in_ms] : []));
+    expect(delays).toHaveLength(3);
+    // 10, 20, then capped at 25 — each within ±20 % jitter.
+    expect(delays[0]).toBeGreaterThanOrEqual(8);
+    expect(delays[0]).toBeLessThanOrEqual(12);
+    expect(delays[1]).toBeGreaterThanOrEqual(16);
+    expect(delays[1]).toBeLessThanOrEqual(24);
+    expect(delays[2]).toBeGreaterThanOrEqual(20);
+    expect(delays[2]).toBeLessThanOrEqual(30);
+    expect(events.map((e) => e.event)).toEqual([
+      "disconnected",
+      "disconnected",
+      "disconnected",
+      "connected",
+      "challenge",
+      "answered",
+      "stopped",
+    ]);
+    expect(responses).toEqual([{ id: "chl_a", decision: "approve" }]);
+  });
+
+  it("answers a challenge once however often it is announced, and reports closes", async () => {
+    const events: WatchEvent[] = [];
+    const stop = new AbortController();
+    const pending = new Set(["chl_b"]);
+    const { client, responses } = fakeClient(pending, async (socket) => {
+      socket.message({ type: "hello", device_id: "dev_test", pending: [{ id: "chl_b" }] });
+      socket.message({ type: "challenge.created", id: "chl_b", expires_at: "x" });
+      socket.message({ type: "challenge.created", id: "chl_b", expires_at: "x" });
+      socket.message("not json at all");
+      await tick(20);
+      socket.message({ type: "challenge.closed", id: "chl_b", status: "denied", answered_by: "this_device" });
+      socket.message({
+        type: "challenge.closed",
+        id: "chl_c",
+        status: "approved",
+        answered_by: "another_device",
+      });
+      stop.abort();
+    });
+    await watch(client, { onEvent: (e) => events.push(e), decide: () => "deny", signal: stop.signal });
+    expect(responses).toEqual([{ id: "chl_b", decision: "deny" }]);
+    expect(events.filter((e) => e.event === "challenge")).toHaveLength(1);
+    expect(events.filter((e) => e.event === "closed")).toEqual([
+      { event: "closed", id: "chl_b", status: "denied", answered_by: "this_device" },
+      { event: "closed", id: "chl_c", status: "approved", answered_by: "another_device" },
+    ]);
+  });
+
+  it("without a decision only shows the challenge", async () => {
+    const events: WatchEvent[] = [];
+    const stop = new AbortController();
+    const { client, responses } = fakeClient(new Set(["chl_d"]), async (socket) => {
+      socket.message({ type: "challenge.created", id: "chl_d", expires_at: "x" });
+      await tick(20);
+      stop.abort();
+    });
+    await watch(client, { onEvent: (e) => events.push(e), signal: stop.signal });
+    expect(responses).toEqual([]);
+    expect(events.find((e) => e.event === "challenge")).toMatchObject({ challenge: { id: "chl_d" } });
+  });
+
+  it("ends for good when the server closes with 4001 (revoked)", async () => {
+    const events: WatchEvent[] = [];
+    const { client, opened } = fakeClient(new Set(), (socket) => socket.drop(4001, "device revoked"));
+    expect(await watch(client, { onEvent: (e) => events.push(e), initialBackoffMs: 1 })).toBe("revoked");
+    expect(opened()).toBe(1);
+    expect(events).toEqual([{ event: "revoked" }]);
+  });
+});
