@@ -73,6 +73,8 @@ export interface Challenge {
 /** The answer to `POST /v1/challenges`: also says to how many devices it was sent. */
 export interface CreatedChallenge extends Challenge {
   devices: number;
+  /** With `supersede: true`: the older pending challenges this one cancelled. */
+  superseded?: string[];
 }
 
 export interface CreateChallengeRequest {
@@ -82,6 +84,8 @@ export interface CreateChallengeRequest {
   ttl_seconds?: number;
   /** 0–25: wait for the answer before returning. */
   wait_seconds?: number;
+  /** Cancel the user's still-pending older challenges (reason `superseded`) once this one exists. */
+  supersede?: boolean;
 }
 
 export interface AuditEvent {
