@@ -24,7 +24,7 @@ export function docsRoutes(table: () => readonly RouteLike[]): [string, string, 
         "content-type": "text/html; charset=utf-8",
         "cache-control": "no-cache",
         "content-security-policy":
-          "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'",
+          "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:",
       },
     });
   return [

@@ -2,7 +2,7 @@
 // fetched from anywhere but this origin, so it works offline and behind a strict CSP.
 export const DOCS_HTML = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>Encrypxon API</title>
+<title>Encrypxon API</title><link rel="icon" href="data:,">
 <style>
 body{font:15px/1.5 system-ui,sans-serif;margin:0;color:#1b1f24;background:#fafbfc}
 header{background:#14213d;color:#fff;padding:1rem 2rem}header h1{margin:0;font-size:1.4rem}
