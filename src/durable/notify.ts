@@ -1,5 +1,6 @@
 import { auditInsert } from "../db/audit";
 import type { Env } from "../env";
+import { pushProviders } from "../push/provider";
 import type { ChannelEvent } from "./channel";
 
 export interface NotifyTarget {
@@ -9,9 +10,11 @@ export interface NotifyTarget {
 }
 
 /**
- * Tells each device's channel about a challenge event. Never throws: the challenge is already stored,
- * and a device that misses the event still finds the challenge by polling or on its next connect. A
- * failed hand-off is recorded in the audit trail (`device.notify_failed`) so it is not silently lost.
+ * Tells each device about a challenge event: its live channel, and every registered push provider
+ * (src/push/provider.ts). Called only once the challenge is stored, and never throws: a device that
+ * misses the event still finds the challenge by polling or on its next connect. Each failed hand-off
+ * is recorded in the audit trail (`device.notify_failed` for the channel, `device.push_failed` for a
+ * provider) so it is not silently lost.
  */
 export async function notifyDevices(
   env: Env,
@@ -19,30 +22,49 @@ export async function notifyDevices(
   deviceIds: readonly string[],
   eventFor: (deviceId: string) => ChannelEvent,
 ): Promise<void> {
-  const results = await Promise.allSettled(
-    deviceIds.map((deviceId) =>
-      env.DEVICE_CHANNELS.get(env.DEVICE_CHANNELS.idFromName(deviceId)).notify(deviceId, eventFor(deviceId)),
-    ),
-  );
-  const failed = deviceIds.filter((_, i) => results[i]?.status === "rejected");
+  const providers = pushProviders();
+  const attempts = deviceIds.flatMap((deviceId) => {
+    const event = eventFor(deviceId);
+    return [
+      {
+        deviceId,
+        event,
+        via: null as string | null,
+        run: () => env.DEVICE_CHANNELS.get(env.DEVICE_CHANNELS.idFromName(deviceId)).notify(deviceId, event),
+      },
+      ...providers.map((p) => ({
+        deviceId,
+        event,
+        via: p.name as string | null,
+        run: () => p.send({ appId: target.appId, userId: target.userId, deviceId, event }),
+      })),
+    ];
+  });
+  // Each attempt is started in its own try, so a provider that throws synchronously is caught too.
+  const results = await Promise.allSettled(attempts.map(async (a) => a.run()));
+  const failed = attempts.filter((_, i) => results[i]?.status === "rejected");
   if (failed.length === 0) return;
-  for (const r of results) {
+  for (const [i, r] of results.entries()) {
     if (r.status === "rejected") {
-      console.error("device channel notify failed:", r.reason instanceof Error ? r.reason.message : r.reason);
+      const where = attempts[i]?.via ? `push provider ${attempts[i]?.via}` : "device channel";
+      console.error(`${where} notify failed:`, r.reason instanceof Error ? r.reason.message : r.reason);
     }
   }
   const at = Date.now();
   try {
     await env.DB.batch(
-      failed.map((deviceId) =>
+      failed.map((f) =>
         auditInsert(env.DB, {
           appId: target.appId,
-          type: "device.notify_failed",
+          type: f.via === null ? "device.notify_failed" : "device.push_failed",
           outcome: "failed",
           userId: target.userId,
-          deviceId,
+          deviceId: f.deviceId,
           challengeId: target.challengeId,
-          detail: { channel: "websocket", event: eventFor(deviceId).type },
+          detail:
+            f.via === null
+              ? { channel: "websocket", event: f.event.type }
+              : { provider: f.via, event: f.event.type },
           at,
         }),
       ),
