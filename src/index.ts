@@ -14,6 +14,7 @@ import * as enrollments from "./routes/enrollments";
 
 export { ChallengeObject } from "./durable/challenge";
 export { DeviceChannel } from "./durable/channel";
+export { EnrollmentWaiter } from "./durable/enrollmentWaiter";
 
 const routes: [method: string, path: string, handler: Handler][] = [
   ["GET", "/", async () => json({ service: "encrypxon", api: "v1", status: "ok" })],

@@ -7,6 +7,7 @@ import { appName } from "../db/apiKeys";
 import { auditIfChanged } from "../db/audit";
 import { deviceById } from "../db/devices";
 import { enrollmentByCodeHash } from "../db/enrollments";
+import { wakeEnrollment } from "../durable/enrollmentWaiter";
 import { json, readJson } from "../http/body";
 import { badRequest, conflict, Problem } from "../http/problem";
 import { clientIp, type Handler } from "../http/request";
@@ -111,7 +112,7 @@ export const enroll: Handler = async (request, env) => {
 };
 
 /** Step 4: proof of possession. The decrypted token activates the device and completes the enrollment. */
-export const activate: Handler = async (request, env) => {
+export const activate: Handler = async (request, env, ctx) => {
   const body = await readJson(request, deviceActivate);
   const device = /^dev_[0-9a-z]{26}$/.test(body.device_id) ? await deviceById(env.DB, body.device_id) : null;
   if (!device || !/^edt_[A-Za-z0-9_-]{43}$/.test(body.device_token)) throw activationRefused();
@@ -166,6 +167,7 @@ export const activate: Handler = async (request, env) => {
     }),
   ]);
   if (update?.meta.changes !== 1) throw activationRefused();
+  ctx.waitUntil(wakeEnrollment(env, device.enrollment_id));
   return json({
     device_id: device.id,
     status: "active",

@@ -6,6 +6,7 @@ import { newId, newSecret } from "../crypto/random";
 import { appName } from "../db/apiKeys";
 import { auditIfChanged, auditInsert } from "../db/audit";
 import { enrollmentByCodeHash, enrollmentForApp, enrollmentStatus } from "../db/enrollments";
+import { wakeEnrollment } from "../durable/enrollmentWaiter";
 import type { Env } from "../env";
 import { json, readJson, readQuery } from "../http/body";
 import { conflict, notFound } from "../http/problem";
@@ -15,7 +16,8 @@ import { createEnrollment, waitQuery } from "../schemas";
 import { enrollmentJson } from "./views";
 
 export const DEFAULT_ENROLLMENT_TTL_SECONDS = 600;
-const POLL_INTERVAL_MS = 250;
+/** Long-polls wait on the enrollment's EnrollmentWaiter; D1 is re-read at least this often as a safety net. */
+const RECHECK_MS = 5_000;
 
 export function enrollmentUri(origin: string, code: string, app: string, userLabel: string): string {
   const q = new URLSearchParams({ v: "1", url: origin, code, app, user: userLabel });
@@ -71,9 +73,13 @@ export const get: Handler = async (request, env) => {
   const deadline = Date.now() + (wait ?? 0) * 1000;
   let row = await enrollmentForApp(env.DB, caller.appId, id);
   if (!row) throw notFound("enrollment");
-  // Enrollment completion is rare and user-paced, so a short D1 poll is enough for a long-poll here.
-  while (enrollmentStatus(row, Date.now()) === "pending" && Date.now() + POLL_INTERVAL_MS < deadline) {
-    await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
+  // Woken by activation or cancellation (wakeEnrollment); expiry is a deadline we know. D1 is re-read
+  // after each wake-up, and every RECHECK_MS in case a wake was lost.
+  const waiter = env.ENROLLMENT_WAITERS.get(env.ENROLLMENT_WAITERS.idFromName(id));
+  for (;;) {
+    const now = Date.now();
+    if (enrollmentStatus(row, now) !== "pending" || now >= deadline) break;
+    await waiter.wait(Math.min(deadline - now, RECHECK_MS, row.expires_at - now + 50));
     row = (await enrollmentForApp(env.DB, caller.appId, id)) ?? row;
   }
   return json(enrollmentJson(row, Date.now()));
@@ -116,7 +122,7 @@ export const qrPng: Handler = async (request, env) => {
   return new Response(png, { headers: imageHeaders("image/png") });
 };
 
-export const cancel: Handler = async (request, env) => {
+export const cancel: Handler = async (request, env, ctx) => {
   const caller = await authenticateApp(request, env);
   const id = pathId(request, "id", "enr", "enrollment");
   const row = await enrollmentForApp(env.DB, caller.appId, id);
@@ -168,6 +174,7 @@ export const cancel: Handler = async (request, env) => {
   if (!update || update.meta.changes === 0) {
     throw conflict("enrollment-closed", "Enrollment closed", "The enrollment was completed meanwhile.");
   }
+  ctx.waitUntil(wakeEnrollment(env, id));
   const after = await enrollmentForApp(db, caller.appId, id);
   return json(enrollmentJson(after ?? row, now));
 };
