@@ -17,7 +17,14 @@ const check = process.argv.includes("--check");
 const tmp = await mkdtemp(path.join(os.tmpdir(), "encrypxon-openapi-"));
 const worker = await unstable_startWorker({
   config: path.join(REPO_ROOT, "wrangler.toml"),
-  dev: { server: { hostname: "127.0.0.1", port: 0 }, inspector: false, persist: tmp, logLevel: "error" },
+  dev: {
+    server: { hostname: "127.0.0.1", port: 0 },
+    inspector: false,
+    persist: tmp,
+    logLevel: "error",
+    // One build, no watcher: a file saved meanwhile must not trigger a rebuild into a disposed directory.
+    watch: false,
+  },
 });
 let text;
 try {
