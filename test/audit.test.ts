@@ -74,6 +74,35 @@ describe("audit trail", () => {
     expect(seen[0]).toBe(`evt_page${String(22).padStart(22, "0")}`);
   });
 
+  it("time filters are exact at their bounds and combine with the cursor", async () => {
+    const app = await createApp();
+    const t0 = 1_700_000_000_000;
+    await env.DB.batch(
+      Array.from({ length: 10 }, (_, i) =>
+        env.DB.prepare(
+          "INSERT INTO audit_events (id, app_id, type, outcome, created_at) VALUES (?1, ?2, 'test.event', 'ok', ?3)",
+        ).bind(`evt_time${String(i).padStart(22, "0")}`, app.appId, t0 + i * 1000),
+      ),
+    );
+    const at = (ms: number) => new Date(ms).toISOString();
+    const since = await call("GET", `/v1/audit?since=${at(t0 + 5000)}`, { key: app.apiKey });
+    expect(since.body.data.map((e: Json) => e.created_at)).toEqual(
+      [9, 8, 7, 6, 5].map((i) => at(t0 + i * 1000)),
+    );
+    const until = await call("GET", `/v1/audit?until=${at(t0 + 3000)}`, { key: app.apiKey });
+    expect(until.body.data.map((e: Json) => e.created_at)).toEqual([2, 1, 0].map((i) => at(t0 + i * 1000)));
+    const both = await call("GET", `/v1/audit?since=${at(t0 + 2000)}&until=${at(t0 + 7000)}&limit=2`, {
+      key: app.apiKey,
+    });
+    const next = await call(
+      "GET",
+      `/v1/audit?since=${at(t0 + 2000)}&until=${at(t0 + 7000)}&limit=10&cursor=${both.body.next_cursor}`,
+      { key: app.apiKey },
+    );
+    const all = [...both.body.data, ...next.body.data].map((e: Json) => e.created_at);
+    expect(all).toEqual([6, 5, 4, 3, 2].map((i) => at(t0 + i * 1000)));
+  });
+
   it("rejects bad filters and cursors", async () => {
     const app = await createApp();
     for (const q of [
