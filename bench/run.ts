@@ -747,8 +747,15 @@ const PLAN_QUERIES: [string, string][] = [
     "type + outcome",
     "SELECT seq FROM audit_events WHERE app_id = ?1 AND type = ?2 AND outcome = ?3 ORDER BY seq DESC LIMIT 51",
   ],
-  ["since", "SELECT seq FROM audit_events WHERE app_id = ?1 AND created_at >= ?2 ORDER BY seq DESC LIMIT 51"],
-  ["until", "SELECT seq FROM audit_events WHERE app_id = ?1 AND created_at < ?2 ORDER BY seq DESC LIMIT 51"],
+  // The same shapes src/db/audit.ts listAudit builds for time filters (seq bounded through the time index).
+  [
+    "since",
+    "SELECT seq FROM audit_events WHERE app_id = ?1 AND +created_at >= ?2 AND seq >= coalesce((SELECT seq FROM audit_events WHERE app_id = ?1 AND created_at >= ?2 - 60000 ORDER BY created_at LIMIT 1), 9e18) ORDER BY seq DESC LIMIT 51",
+  ],
+  [
+    "until",
+    "SELECT seq FROM audit_events WHERE app_id = ?1 AND +created_at < ?2 AND seq < coalesce((SELECT seq FROM audit_events WHERE app_id = ?1 AND created_at >= ?2 + 60000 ORDER BY created_at LIMIT 1), 9e18) ORDER BY seq DESC LIMIT 51",
+  ],
   [
     "cursor",
     "SELECT seq FROM audit_events WHERE app_id = ?1 AND seq < (SELECT seq FROM audit_events WHERE app_id = ?1 AND id = ?2) ORDER BY seq DESC LIMIT 51",
