@@ -15,14 +15,11 @@ export interface Env {
 
 declare global {
   namespace Cloudflare {
-    interface Env {
-      DB: D1Database;
-      API_KEYS: KVNamespace;
-      CHALLENGES: DurableObjectNamespace<ChallengeObject>;
-      DEVICE_CHANNELS: DurableObjectNamespace<DeviceChannel>;
-      ENROLLMENT_WAITERS: DurableObjectNamespace<EnrollmentWaiter>;
-      PUBLIC_URL?: string;
+    // The test pool's `env` is these bindings plus the migrations the setup file applies.
+    interface Env extends AppEnv {
       TEST_MIGRATIONS: import("@cloudflare/vitest-pool-workers").D1Migration[];
     }
   }
 }
+
+type AppEnv = Env;

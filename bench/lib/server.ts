@@ -3,26 +3,13 @@
 // through Miniflare (no wrangler dev proxy in front). Every process started here is stopped by pgid.
 import { spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
-import net from "node:net";
 import path from "node:path";
+import { freePort } from "../../scripts/lib/net.mjs";
 import { REPO_ROOT, WRANGLER_BIN, wranglerEnv } from "../../scripts/lib/wrangler.mjs";
 
-export { REPO_ROOT };
+export { freePort, REPO_ROOT };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => (port ? resolve(port) : reject(new Error("no free port"))));
-    });
-  });
-}
 
 function alive(pgid: number): boolean {
   try {
