@@ -1,6 +1,7 @@
 import { type IRequest, Router } from "itty-router";
 import type { Env } from "./env";
 import { json } from "./http/body";
+import { withSecurityHeaders } from "./http/headers";
 import { Problem, problemResponse, toErrorResponse } from "./http/problem";
 import type { Handler } from "./http/request";
 import { docsRoutes } from "./openapi";
@@ -16,7 +17,8 @@ export { ChallengeObject } from "./durable/challenge";
 export { DeviceChannel } from "./durable/channel";
 export { EnrollmentWaiter } from "./durable/enrollmentWaiter";
 
-const routes: [method: string, path: string, handler: Handler][] = [
+/** The API: every route, in one table that the router, the OpenAPI description and the tests read. */
+export const routes: [method: string, path: string, handler: Handler][] = [
   ["GET", "/", async () => json({ service: "encrypxon", api: "v1", status: "ok" })],
   ["POST", "/v1/enrollments", enrollments.create],
   ["GET", "/v1/enrollments/:id", enrollments.get],
@@ -54,6 +56,11 @@ router.all("*", (request) => {
   if (allowed.length === 0) {
     throw new Problem(404, "not-found", "Not found", `There is no ${path} in this API.`);
   }
+  // OPTIONS says which methods exist and nothing more: with no Access-Control-* headers in the answer a
+  // browser's CORS preflight fails, which is the point (see CORS in docs/api.md).
+  if (request.method === "OPTIONS") {
+    return new Response(null, { status: 204, headers: { allow: [...allowed, "OPTIONS"].join(", ") } });
+  }
   throw new Problem(
     405,
     "method-not-allowed",
@@ -65,13 +72,6 @@ router.all("*", (request) => {
   );
 });
 
-const SECURITY_HEADERS: Record<string, string> = {
-  "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer",
-  "strict-transport-security": "max-age=31536000; includeSubDomains",
-  "x-frame-options": "DENY",
-};
-
 export default {
   async fetch(request, env, ctx): Promise<Response> {
     let response: Response;
@@ -82,11 +82,6 @@ export default {
     } catch (err) {
       response = toErrorResponse(err, request);
     }
-    const headers = new Headers(response.headers);
-    for (const [k, v] of Object.entries(SECURITY_HEADERS)) if (!headers.has(k)) headers.set(k, v);
-    // A WebSocket upgrade (101) carries its socket on the response object, not in the body.
-    if (response.webSocket)
-      return new Response(null, { status: 101, webSocket: response.webSocket, headers });
-    return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+    return withSecurityHeaders(request, response);
   },
 } satisfies ExportedHandler<Env>;

@@ -14,7 +14,9 @@ export function docsRoutes(table: () => readonly RouteLike[]): [string, string, 
       headers: {
         "content-type": "application/json; charset=utf-8",
         "cache-control": "no-cache",
+        // Public and credential-free: API tools on other origins may read it.
         "access-control-allow-origin": "*",
+        "cross-origin-resource-policy": "cross-origin",
       },
     });
   };
@@ -24,7 +26,7 @@ export function docsRoutes(table: () => readonly RouteLike[]): [string, string, 
         "content-type": "text/html; charset=utf-8",
         "cache-control": "no-cache",
         "content-security-policy":
-          "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:",
+          "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
       },
     });
   return [

@@ -108,8 +108,10 @@ const QR_PIXELS = 6;
 const imageHeaders = (type: string) => ({
   "content-type": type,
   "cache-control": "no-store",
-  "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'",
+  "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
   "x-content-type-options": "nosniff",
+  // The login page that shows the QR is on the application's origin: its <img> is a cross-origin load.
+  "cross-origin-resource-policy": "cross-origin",
 });
 
 export const qrSvg: Handler = async (request, env) => {

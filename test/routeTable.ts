@@ -1,0 +1,97 @@
+// The live route table (src/index.ts) as tests see it: each route with the credential it wants and the
+// body and query schemas it validates with. Sweeps over every route read it from here, so a route added
+// to the table is covered without touching the tests.
+import type { z } from "zod";
+import { routes } from "../src/index";
+import { OPERATIONS } from "../src/openapi/operations";
+import { call, codeOf, createApp, enrollDevice, type TestApp, type TestDevice } from "./helpers";
+
+export interface RouteInfo {
+  method: string;
+  path: string;
+  /** "app" | "device" | "none", or whatever a newer kind of credential is called in operations.ts. */
+  auth: string;
+  body: z.ZodType | undefined;
+  query: z.ZodObject | undefined;
+  /** Path parameter names in order, e.g. ["id"]. */
+  params: string[];
+}
+
+export function routeTable(): RouteInfo[] {
+  return routes.map(([method, path]) => {
+    const op = OPERATIONS[`${method} ${path}`];
+    return {
+      method,
+      path,
+      auth: op?.auth ?? (path.startsWith("/v1/device") ? "device" : "app"),
+      body: op?.body,
+      query: op?.query,
+      params: [...path.matchAll(/:([A-Za-z_]+)/g)].map((m) => m[1] ?? ""),
+    };
+  });
+}
+
+/** The collection a path parameter names a member of: `/v1/challenges/:id` → "challenges". */
+export function collectionOf(path: string, param: string): string {
+  const segments = path.split("/");
+  const at = segments.indexOf(`:${param}`);
+  return at > 0 ? (segments[at - 1] ?? "") : "";
+}
+
+/** Replaces each `:param` with `value(param, collection)`, already percent-encoded by the caller. */
+export function fillPath(path: string, value: (param: string, collection: string) => string): string {
+  return path.replace(/:([A-Za-z_]+)/g, (_, param: string) => value(param, collectionOf(path, param)));
+}
+
+/** One application's worth of live resources, for sweeps that need real ids. */
+export interface Tenant {
+  app: TestApp;
+  userId: string;
+  device: TestDevice;
+  /** A second device, so revoking one in a sweep leaves the user challengeable. */
+  spare: TestDevice;
+  enrollmentId: string;
+  code: string;
+  challengeId: string;
+}
+
+export async function tenant(name: string): Promise<Tenant> {
+  const app = await createApp(name);
+  const userId = `user-of-${name}`;
+  const device = await enrollDevice(app, userId);
+  const spare = await enrollDevice(app, userId);
+  const enr = await call("POST", "/v1/enrollments", { key: app.apiKey, body: { user_id: userId } });
+  const chl = await call("POST", "/v1/challenges", { key: app.apiKey, body: { user_id: userId } });
+  if (enr.status !== 201 || chl.status !== 201) throw new Error("tenant fixture failed");
+  return {
+    app,
+    userId,
+    device,
+    spare,
+    enrollmentId: enr.body.id,
+    code: codeOf(enr.body.enrollment_uri),
+    challengeId: chl.body.id,
+  };
+}
+
+/** The id of the tenant's resource a path parameter of `collection` names (user ids percent-encoded). */
+export function ownId(t: Tenant, param: string, collection: string): string {
+  if (param === "user_id" || collection === "users") return encodeURIComponent(t.userId);
+  switch (collection) {
+    case "enrollments":
+      return t.enrollmentId;
+    case "devices":
+      return t.spare.deviceId;
+    case "challenges":
+      return t.challengeId;
+    default:
+      return `${collection.replace(/s$/, "").slice(0, 3)}_0000000000000000000000000`;
+  }
+}
+
+/** Headers that carry the credential `auth` asks for, as the tenant holds it. */
+export function credentials(t: Tenant, auth: string): Record<string, string> {
+  if (auth === "app") return { "x-api-key": t.app.apiKey };
+  if (auth === "device") return { authorization: `Bearer ${t.device.token}` };
+  return {};
+}
