@@ -12,6 +12,7 @@ import * as deviceChannel from "./routes/deviceChannel";
 import * as deviceEnrollment from "./routes/deviceEnrollment";
 import * as devices from "./routes/devices";
 import * as enrollments from "./routes/enrollments";
+import * as settings from "./routes/settings";
 
 export { ChallengeObject } from "./durable/challenge";
 export { DeviceChannel } from "./durable/channel";
@@ -31,6 +32,8 @@ export const routes: [method: string, path: string, handler: Handler][] = [
   ["GET", "/v1/challenges/:id", challenges.get],
   ["DELETE", "/v1/challenges/:id", challenges.cancel],
   ["GET", "/v1/audit", audit.list],
+  ["GET", "/v1/settings", settings.get],
+  ["PATCH", "/v1/settings", settings.update],
   ["POST", "/v1/device/enroll", deviceEnrollment.enroll],
   ["POST", "/v1/device/activate", deviceEnrollment.activate],
   ["GET", "/v1/device/challenges", deviceChallenges.list],
@@ -46,7 +49,7 @@ const router = Router<IRequest, [Env, ExecutionContext]>({
   catch: (err, request) => toErrorResponse(err, request),
 });
 for (const [method, path, handler] of routes) {
-  router[method.toLowerCase() as "get" | "post" | "delete"](path, handler);
+  router[method.toLowerCase() as "get" | "post" | "patch" | "delete"](path, handler);
 }
 router.all("*", (request) => {
   const path = new URL(request.url).pathname;

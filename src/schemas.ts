@@ -56,6 +56,8 @@ export const createChallenge = z.strictObject({
   wait_seconds: z.number().int().min(0).max(MAX_WAIT_SECONDS).optional(),
   /** Cancel the user's still-pending older challenges (reason `superseded`) once this one exists. */
   supersede: z.boolean().optional(),
+  /** Show a 2-digit number at login that the user types on the device; default: the application's setting. */
+  number_matching: z.boolean().optional(),
 });
 
 export const waitQuery = z.object({
@@ -79,6 +81,11 @@ export const deviceResponse = z.strictObject({
   entropy: z.string().min(1).max(200),
   decision: z.enum(["approve", "deny"]),
   reason: printable(200).optional(),
+  /** The 2 digits the user typed (approvals of number-matching challenges; ignored otherwise). */
+  number: z
+    .string()
+    .regex(/^[0-9]{2}$/, 'must be the 2 digits shown on the login page, e.g. "07"')
+    .optional(),
 });
 
 const timestamp = z.iso.datetime({ offset: true, error: "must be an ISO-8601 timestamp" });

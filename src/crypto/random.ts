@@ -37,3 +37,18 @@ export function idPattern(prefix: IdPrefix): RegExp {
 export function newSecret(prefix: string): string {
   return prefix + b64url(randomBytes(32));
 }
+
+/**
+ * `n` decimal digits, each uniform: a random byte is used only when it is below 250 (the largest
+ * multiple of 10 that fits), so `byte % 10` favours no digit; bytes 250–255 are drawn again.
+ * `source` is for tests that feed chosen bytes.
+ */
+export function randomDigits(n: number, source: (n: number) => Uint8Array = randomBytes): string {
+  let out = "";
+  while (out.length < n) {
+    for (const b of source(n - out.length + 2)) {
+      if (b < 250 && out.length < n) out += String(b % 10);
+    }
+  }
+  return out;
+}

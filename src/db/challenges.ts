@@ -11,6 +11,7 @@ export interface ChallengeRow {
   resolved_at: number | null;
   device_id: string | null;
   reason: string | null;
+  number_matching: number;
 }
 
 export async function challengeForApp(
@@ -30,6 +31,7 @@ export interface PendingDelivery {
   created_at: number;
   expires_at: number;
   ciphertext: string;
+  number_matching: number;
 }
 
 /** What a device may still answer: pending, unexpired, and encrypted to this very device. */
@@ -41,7 +43,7 @@ export async function pendingForDevice(
 ): Promise<PendingDelivery[]> {
   const { results } = await db
     .prepare(
-      `SELECT c.id, c.context, c.created_at, c.expires_at, d.ciphertext
+      `SELECT c.id, c.context, c.created_at, c.expires_at, d.ciphertext, c.number_matching
        FROM challenge_deliveries d JOIN challenges c ON c.id = d.challenge_id
        WHERE d.device_id = ?1 AND c.app_id = ?2 AND c.status = 'pending' AND c.expires_at > ?3
        ORDER BY c.created_at`,

@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { fromB64url, fromHex } from "../crypto/encoding";
+import { fromB64url, fromHex, utf8 } from "../crypto/encoding";
 import { sha256, timingSafeEqual } from "../crypto/hash";
 import { auditIfChanged, auditInsert } from "../db/audit";
 import type { ChallengeStatus } from "../db/challenges";
@@ -22,6 +22,8 @@ export interface ChallengeInit {
   entropyHash: string;
   deliveries: { deviceId: string; ciphertext: string }[];
   ip: string | null;
+  /** The 2 digits shown on the login page that an approval must carry; null without number matching. */
+  matchNumber: string | null;
 }
 
 export interface ChallengeView {
@@ -34,9 +36,13 @@ export interface ChallengeView {
   resolvedAt: number | null;
   deviceId: string | null;
   reason: string | null;
+  numberMatching: boolean;
+  /** Only while pending: the application shows it, nobody needs it afterwards. */
+  matchNumber: string | null;
 }
 
-interface Stored extends ChallengeView {
+interface Stored extends Omit<ChallengeView, "matchNumber"> {
+  matchNumber: string | null;
   appId: string;
   entropyHash: string;
   deviceIds: string[];
@@ -45,7 +51,7 @@ interface Stored extends ChallengeView {
 
 // Flat shapes rather than unions: RPC's type mapping collapses discriminated unions.
 export interface RespondResult {
-  kind: "resolved" | "not_found" | "closed" | "wrong_entropy" | "device_inactive";
+  kind: "resolved" | "not_found" | "closed" | "wrong_entropy" | "wrong_number" | "device_inactive";
   view: ChallengeView | null;
   attemptsLeft: number;
 }
@@ -61,6 +67,8 @@ export interface RespondInput {
   entropy: string;
   decision: "approve" | "deny";
   reason: string | null;
+  /** The number the user typed on the device (approvals of number-matching challenges). */
+  number: string | null;
   ip: string | null;
 }
 
@@ -105,6 +113,8 @@ export class ChallengeObject extends DurableObject<Env> {
         entropyHash: init.entropyHash,
         deviceIds: init.deliveries.map((d) => d.deviceId),
         wrongAnswers: 0,
+        numberMatching: init.matchNumber !== null,
+        matchNumber: init.matchNumber,
       };
       // Our own state and alarm first: if D1 then fails we roll back, and if we die in between the alarm
       // still expires whatever D1 holds.
@@ -115,8 +125,8 @@ export class ChallengeObject extends DurableObject<Env> {
         await db.batch([
           db
             .prepare(
-              `INSERT INTO challenges (id, app_id, user_id, status, context, created_at, expires_at)
-               VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6)`,
+              `INSERT INTO challenges (id, app_id, user_id, status, context, created_at, expires_at, number_matching)
+               VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7)`,
             )
             .bind(
               init.id,
@@ -125,6 +135,7 @@ export class ChallengeObject extends DurableObject<Env> {
               JSON.stringify(init.context),
               init.createdAt,
               init.expiresAt,
+              state.numberMatching ? 1 : 0,
             ),
           ...init.deliveries.map((d) =>
             db
@@ -140,7 +151,11 @@ export class ChallengeObject extends DurableObject<Env> {
             userId: init.userId,
             challengeId: init.id,
             ip: init.ip,
-            detail: { devices: state.deviceIds.length, expires_at: new Date(init.expiresAt).toISOString() },
+            detail: {
+              devices: state.deviceIds.length,
+              expires_at: new Date(init.expiresAt).toISOString(),
+              number_matching: state.numberMatching,
+            },
             at: init.createdAt,
           }),
         ]);
@@ -209,8 +224,13 @@ export class ChallengeObject extends DurableObject<Env> {
         submitted = new Uint8Array(0);
       }
       const expected = fromHex(state.entropyHash);
-      const matches = timingSafeEqual(await sha256(submitted), expected);
-      if (!matches) {
+      const entropyMatches = timingSafeEqual(await sha256(submitted), expected);
+      // Only an approval needs the number: a user denying a login they did not start never saw it.
+      // (`?? null`: objects stored before number matching existed have no such member.)
+      const expectedNumber = state.matchNumber ?? null;
+      const numberMatches =
+        input.decision === "deny" || expectedNumber === null || sameNumber(input.number, expectedNumber);
+      if (!entropyMatches || !numberMatches) {
         const wrong = state.wrongAnswers + 1;
         if (wrong >= MAX_WRONG_ANSWERS) {
           const landed = await this.#resolve(state, "failed", {
@@ -223,7 +243,11 @@ export class ChallengeObject extends DurableObject<Env> {
         }
         state.wrongAnswers = wrong;
         await this.ctx.storage.put(STATE_KEY, state);
-        return { kind: "wrong_entropy", attemptsLeft: MAX_WRONG_ANSWERS - wrong, view: view(state) };
+        return {
+          kind: entropyMatches ? "wrong_number" : "wrong_entropy",
+          attemptsLeft: MAX_WRONG_ANSWERS - wrong,
+          view: view(state),
+        };
       }
       const outcome = input.decision === "approve" ? "approved" : "denied";
       const landed = await this.#resolve(state, outcome, {
@@ -368,6 +392,11 @@ export class ChallengeObject extends DurableObject<Env> {
   }
 }
 
+/** Constant-time comparison of the typed number with the stored one (both 2 ASCII digits when sent). */
+function sameNumber(typed: string | null, expected: string): boolean {
+  return typed !== null && timingSafeEqual(utf8(typed), utf8(expected));
+}
+
 function view(s: Stored): ChallengeView {
   return {
     id: s.id,
@@ -379,5 +408,7 @@ function view(s: Stored): ChallengeView {
     resolvedAt: s.resolvedAt,
     deviceId: s.deviceId,
     reason: s.reason,
+    numberMatching: s.numberMatching ?? false,
+    matchNumber: s.status === "pending" ? (s.matchNumber ?? null) : null,
   };
 }

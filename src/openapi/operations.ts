@@ -2,6 +2,7 @@
 // "METHOD /path". Request schemas are the very ones the routes validate with (src/schemas.ts). A route
 // missing here still appears in the description (with a placeholder summary), and a test names it.
 import type { z } from "zod";
+import { settingsPatch } from "../abuse/settings";
 import * as req from "../schemas";
 import * as res from "./responses";
 
@@ -79,7 +80,8 @@ export const OPERATIONS: Record<string, Operation> = {
   },
   "POST /v1/challenges": {
     summary: "Create a challenge (ask for a second factor)",
-    description: "With `wait_seconds` (0–25) the call waits for the answer before returning.",
+    description:
+      "With `wait_seconds` (0–25) the call waits for the answer before returning. With number matching (`number_matching`, default: the application's setting) show `match_number` on the login page; the user types it on the device.",
     tag: "Challenges",
     auth: "app",
     body: req.createChallenge,
@@ -106,6 +108,21 @@ export const OPERATIONS: Record<string, Operation> = {
     auth: "app",
     query: req.auditQuery,
     responses: { 200: ["A page of events", res.auditPage] },
+  },
+  "GET /v1/settings": {
+    summary: "Get the application's abuse settings",
+    description: "Number-matching default, fraud auto-pause and rate limits; defaults where never set.",
+    tag: "Settings",
+    auth: "app",
+    responses: { 200: ["The effective settings", res.settings] },
+  },
+  "PATCH /v1/settings": {
+    summary: "Change some abuse settings",
+    description: "Only the members sent change (limits one by one); answers with the effective settings.",
+    tag: "Settings",
+    auth: "app",
+    body: settingsPatch,
+    responses: { 200: ["The effective settings", res.settings] },
   },
   "POST /v1/device/enroll": {
     summary: "Device: register a public key with an enrollment code",
@@ -135,7 +152,7 @@ export const OPERATIONS: Record<string, Operation> = {
     responses: {
       200: ["The challenge", res.challenge],
       409: ["challenge-closed", res.problem],
-      422: ["wrong-entropy", res.problem],
+      422: ["wrong-entropy, wrong-number", res.problem],
     },
   },
   "DELETE /v1/device": {
@@ -174,6 +191,8 @@ export const COMPONENTS: Record<string, z.ZodType> = {
   DeviceEnrollRequest: req.deviceEnroll,
   DeviceActivateRequest: req.deviceActivate,
   DeviceResponseRequest: req.deviceResponse,
+  SettingsPatchRequest: settingsPatch,
+  Settings: res.settings,
   Enrollment: res.enrollment,
   CreatedEnrollment: res.createdEnrollment,
   Device: res.device,

@@ -1,6 +1,7 @@
 // The response shapes of API v1 as zod schemas, for the OpenAPI description only (the routes build their
 // answers in src/routes/views.ts; test/openapi.test.ts checks real answers against these).
 import { z } from "zod";
+import { settingsSchema } from "../abuse/settings";
 import { challengeContext } from "../schemas";
 
 const ts = z.iso.datetime().describe("ISO-8601 UTC");
@@ -55,6 +56,12 @@ export const challenge = z.object({
   resolved_at: nullableTs,
   device_id: id("dev").nullable().describe("the device that answered"),
   reason: z.string().nullable().describe("the device's reason for a deny, or too_many_wrong_answers"),
+  number_matching: z.boolean().describe("whether an approval must carry the number shown at login"),
+  match_number: z
+    .string()
+    .regex(/^[0-9]{2}$/)
+    .nullable()
+    .describe("with number_matching, while pending: the 2 digits to show on the login page"),
 });
 
 export const createdChallenge = challenge.extend({
@@ -111,6 +118,9 @@ export const deviceChallengeList = z.object({
       key_format: z.string(),
       ciphertext: z.string().describe("base64url"),
       context: challengeContext,
+      number_matching: z
+        .boolean()
+        .describe("ask the user for the number shown at login and send it with an approval"),
       created_at: ts,
       expires_at: ts,
     }),
@@ -126,5 +136,10 @@ export const problem = z
     errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
   })
   .describe("RFC 9457 problem details; extension members such as challenge_status or attempts_left");
+
+export const settings = settingsSchema.extend({
+  object: z.literal("settings"),
+  updated_at: nullableTs.describe("null while every setting is the default"),
+});
 
 export const service = z.object({ service: z.string(), api: z.string(), status: z.string() });

@@ -1,10 +1,12 @@
+import { effectiveSettings } from "../abuse/settings";
 import { authenticateApp } from "../auth/apiKey";
 import { b64url } from "../crypto/encoding";
 import { challengePlaintext, encryptForDevice, importStoredKey } from "../crypto/encrypt";
 import { sha256Hex } from "../crypto/hash";
-import { newId, randomBytes } from "../crypto/random";
+import { newId, randomBytes, randomDigits } from "../crypto/random";
 import { challengeForApp, olderPendingOfUser } from "../db/challenges";
 import { activeDevicesOfUser } from "../db/devices";
+import { settingsOf } from "../db/settings";
 import type { ChallengeView } from "../durable/challenge";
 import type { Env } from "../env";
 import { json, readJson, readQuery } from "../http/body";
@@ -20,7 +22,12 @@ const stubFor = (env: Env, id: string) => env.CHALLENGES.get(env.CHALLENGES.idFr
 export const create: Handler = async (request, env) => {
   const caller = await authenticateApp(request, env);
   const body = await readJson(request, createChallenge);
-  const devices = await activeDevicesOfUser(env.DB, caller.appId, body.user_id);
+  // Side by side: the settings read adds no round trip.
+  const [devices, settingsRow] = await Promise.all([
+    activeDevicesOfUser(env.DB, caller.appId, body.user_id),
+    settingsOf(env.DB, caller.appId),
+  ]);
+  const settings = effectiveSettings(settingsRow?.settings ?? null);
   if (devices.length === 0) {
     throw new Problem(
       422,
@@ -57,6 +64,7 @@ export const create: Handler = async (request, env) => {
     entropyHash: await sha256Hex(entropy),
     deliveries,
     ip: clientIp(request),
+    matchNumber: (body.number_matching ?? settings.number_matching) ? randomDigits(2) : null,
   });
   // Only once the new challenge exists: a failed creation never leaves the user with nothing pending.
   const superseded: string[] = [];

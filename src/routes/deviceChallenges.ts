@@ -20,6 +20,8 @@ export const list: Handler = async (request, env) => {
       key_format: device.key_format,
       ciphertext: r.ciphertext,
       context: JSON.parse(r.context) as Record<string, unknown>,
+      // The device shows an input for the number; the number itself is only on the login page.
+      number_matching: r.number_matching === 1,
       created_at: iso(r.created_at),
       expires_at: iso(r.expires_at),
     })),
@@ -37,6 +39,7 @@ export const respond: Handler = async (request, env) => {
     entropy: body.entropy,
     decision: body.decision,
     reason: body.reason ?? null,
+    number: body.number ?? null,
     ip: clientIp(request),
   });
   // Revoked between authentication and the answer: the answer did not count.
@@ -55,6 +58,14 @@ export const respond: Handler = async (request, env) => {
         "wrong-entropy",
         "Wrong entropy",
         `The entropy does not match this challenge; ${result.attemptsLeft} attempt(s) left before it fails.`,
+        { extra: { attempts_left: result.attemptsLeft } },
+      );
+    case "wrong_number":
+      throw new Problem(
+        422,
+        "wrong-number",
+        "Wrong number",
+        `The number is missing or not the one shown on the login page; ${result.attemptsLeft} attempt(s) left before the challenge fails.`,
         { extra: { attempts_left: result.attemptsLeft } },
       );
   }

@@ -49,6 +49,8 @@ export function challengeJson(v: ChallengeView) {
     resolved_at: iso(v.resolvedAt),
     device_id: v.deviceId,
     reason: v.reason,
+    number_matching: v.numberMatching,
+    match_number: v.matchNumber,
   };
 }
 
@@ -63,6 +65,8 @@ export function challengeRowView(row: ChallengeRow): ChallengeView {
     resolvedAt: row.resolved_at,
     deviceId: row.device_id,
     reason: row.reason,
+    numberMatching: row.number_matching === 1,
+    matchNumber: null,
   };
 }
 

@@ -256,6 +256,8 @@ describe("the docs' curl examples work as written", async () => {
       "GET /v1/challenges/{id}",
       "DELETE /v1/challenges/{id}",
       "GET /v1/audit",
+      "GET /v1/settings",
+      "PATCH /v1/settings",
     ]) {
       expect([...calls], call).toContain(call);
     }

@@ -116,6 +116,26 @@ describe("a session", () => {
     expect(JSON.parse(devices.stdout).devices).toHaveLength(1);
   });
 
+  it("approves a number-matching challenge only with the number, padded as shown at login", async () => {
+    await run("enroll", URI);
+    const id = await server.addChallenge({ number: "07" });
+    const listed = await run("list");
+    expect(listed.stdout).toContain("approve with --number NN");
+    const before = server.seen.length;
+    const without = await run("approve", id);
+    expect(without.code).toBe(1);
+    expect(without.stderr).toMatch(/needs the number shown on the login page/);
+    // Refused on the device: no answer was sent, so no attempt was spent.
+    expect(server.seen.slice(before).filter((r) => r.method === "POST")).toEqual([]);
+    expect((await run("approve", id, "--number", "x7")).stderr).toMatch(/must be the 2 digits/);
+    const wrong = await run("approve", id, "--number", "08");
+    expect(wrong.stderr).toMatch(/Wrong number/);
+    const right = await run("approve", id, "--number", "7");
+    expect(right).toMatchObject({ code: 0, stdout: `Approved ${id} (status: approved)\n` });
+    expect(server.seen.at(-1)?.body).toMatchObject({ decision: "approve", number: "07" });
+    expect((await run("watch", "--number", "07")).stderr).toMatch(/--number goes with --approve-all/);
+  });
+
   it("reports a server problem as one line and exits 1", async () => {
     await run("enroll", URI);
     server.token = "revoked";

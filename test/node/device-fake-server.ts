@@ -41,6 +41,8 @@ export class FakeServer {
   challenges: Json[] = [];
   /** Entropy per challenge id, to check what the device sends back. */
   readonly entropy = new Map<string, string>();
+  /** The number shown at login, for challenges added with number matching. */
+  readonly numbers = new Map<string, string>();
 
   readonly fetch: typeof fetch = async (input, init) => {
     const url = new URL(String(input));
@@ -60,7 +62,7 @@ export class FakeServer {
 
   /** Adds a pending challenge encrypted to the enrolled key; `plaintext` lets a test lie about cid/exp. */
   async addChallenge(
-    opts: { context?: Json; cid?: string; exp?: number; tamper?: boolean } = {},
+    opts: { context?: Json; cid?: string; exp?: number; tamper?: boolean; number?: string } = {},
   ): Promise<string> {
     if (!this.key) throw new Error("enroll first");
     const id = newId("chl");
@@ -73,12 +75,14 @@ export class FakeServer {
     );
     if (opts.tamper) ct[ct.length - 1] = (ct[ct.length - 1] ?? 0) ^ 1;
     this.entropy.set(id, entropy);
+    if (opts.number !== undefined) this.numbers.set(id, opts.number);
     this.challenges.push({
       id,
       object: "device_challenge",
       key_format: this.format,
       ciphertext: b64url(ct),
       context: opts.context ?? { title: "Sign in" },
+      number_matching: opts.number !== undefined,
       created_at: new Date().toISOString(),
       expires_at: new Date(exp * 1000).toISOString(),
     });
@@ -131,6 +135,10 @@ export class FakeServer {
       const id = m[1] ?? "";
       if (body.entropy !== this.entropy.get(id)) {
         return problem(422, "wrong-entropy", "Wrong entropy", "Does not match.", { attempts_left: 2 });
+      }
+      const number = this.numbers.get(id);
+      if (number !== undefined && body.decision === "approve" && body.number !== number) {
+        return problem(422, "wrong-number", "Wrong number", "Not the number.", { attempts_left: 2 });
       }
       this.challenges = this.challenges.filter((c) => c.id !== id);
       return json({ id, object: "challenge", status: body.decision === "approve" ? "approved" : "denied" });

@@ -31,16 +31,18 @@ class FakeSocket implements SocketLike {
   }
 }
 
+// Ids ending in "_nm" are number-matching challenges.
 const challenge = (id: string): PendingChallenge => ({
   id,
   context: { title: "Sign in" },
   created_at: new Date().toISOString(),
   expires_at: new Date(Date.now() + 60_000).toISOString(),
+  number_matching: id.endsWith("_nm"),
 });
 
 /** A DeviceClient stand-in: each openChannel hands the next scripted socket to `onOpen`. */
 function fakeClient(pending: Set<string>, onOpen: (socket: FakeSocket, n: number) => void) {
-  const responses: { id: string; decision: string }[] = [];
+  const responses: { id: string; decision: string; number?: string }[] = [];
   let opened = 0;
   const client = {
     deviceId: "dev_test",
@@ -54,8 +56,11 @@ function fakeClient(pending: Set<string>, onOpen: (socket: FakeSocket, n: number
     async listChallenges(): Promise<ChallengeList> {
       return { challenges: [...pending].map(challenge), refused: [] };
     },
-    async respond(id: string, decision: string) {
-      responses.push({ id, decision });
+    async respond(id: string, decision: string, opts: { number?: string } = {}) {
+      if (decision === "approve" && id.endsWith("_nm") && opts.number === undefined) {
+        throw new Error(`${id} needs the number shown on the login page to approve it`);
+      }
+      responses.push({ id, decision, ...(opts.number !== undefined && { number: opts.number }) });
       pending.delete(id);
       return { id, status: decision === "approve" ? "approved" : "denied" };
     },
@@ -130,6 +135,37 @@ describe("watch", () => {
       { event: "closed", id: "chl_b", status: "denied", answered_by: "this_device" },
       { event: "closed", id: "chl_c", status: "approved", answered_by: "another_device" },
     ]);
+  });
+
+  it("asks for the number of number-matching approvals only, and does not answer without one", async () => {
+    const events: WatchEvent[] = [];
+    const stop = new AbortController();
+    const asked: string[] = [];
+    const { client, responses } = fakeClient(new Set(["chl_p", "chl_q_nm", "chl_r_nm"]), async (socket) => {
+      socket.message({
+        type: "hello",
+        device_id: "dev_test",
+        pending: [{ id: "chl_p" }, { id: "chl_q_nm" }, { id: "chl_r_nm" }],
+      });
+      await tick(30);
+      stop.abort();
+    });
+    await watch(client, {
+      onEvent: (e) => events.push(e),
+      decide: () => "approve",
+      numberFor: (c) => {
+        asked.push(c.id);
+        return c.id === "chl_q_nm" ? "42" : null;
+      },
+      signal: stop.signal,
+    });
+    expect(asked).toEqual(["chl_q_nm", "chl_r_nm"]);
+    expect(responses).toEqual([
+      { id: "chl_p", decision: "approve" },
+      { id: "chl_q_nm", decision: "approve", number: "42" },
+    ]);
+    const failed = events.find((e) => e.event === "answer_failed");
+    expect(failed).toMatchObject({ id: "chl_r_nm", error: expect.stringMatching(/needs the number/) });
   });
 
   it("without a decision only shows the challenge", async () => {

@@ -14,6 +14,8 @@ import type {
   Enrollment,
   List,
   ProblemDetails,
+  Settings,
+  SettingsUpdate,
 } from "./types.js";
 
 export const VERSION = "0.1.0";
@@ -156,6 +158,18 @@ export class Encrypxon2FaClient {
   /** `DELETE /v1/challenges/{id}`. */
   cancelChallenge(id: string): Promise<Challenge> {
     return this.#call("DELETE", `/v1/challenges/${seg(id)}`);
+  }
+
+  // ── Settings ─────────────────────────────────────────────────────────────────────────────────────
+
+  /** `GET /v1/settings`: number-matching default, fraud auto-pause and rate limits. */
+  getSettings(): Promise<Settings> {
+    return this.#call("GET", "/v1/settings");
+  }
+
+  /** `PATCH /v1/settings`: changes only what is named; returns the effective settings. */
+  updateSettings(update: SettingsUpdate): Promise<Settings> {
+    return this.#call("PATCH", "/v1/settings", { body: update, idempotent: true });
   }
 
   // ── Audit ────────────────────────────────────────────────────────────────────────────────────────

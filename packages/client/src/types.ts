@@ -68,6 +68,10 @@ export interface Challenge {
   device_id: string | null;
   /** The device's reason for a deny, or `too_many_wrong_answers` for `failed`. */
   reason: string | null;
+  /** Whether an approval must carry the number shown at login. */
+  number_matching: boolean;
+  /** With number matching, while pending: the 2 digits ("07") to show on the login page; else null. */
+  match_number: string | null;
 }
 
 /** The answer to `POST /v1/challenges`: also says to how many devices it was sent. */
@@ -86,6 +90,36 @@ export interface CreateChallengeRequest {
   wait_seconds?: number;
   /** Cancel the user's still-pending older challenges (reason `superseded`) once this one exists. */
   supersede?: boolean;
+  /** Ask the user to type `match_number` on the phone; default: the application's setting. */
+  number_matching?: boolean;
+}
+
+/** Rate limits of one application (GET/PATCH /v1/settings). */
+export interface Limits {
+  api_key_per_minute: number;
+  user_challenges_per_minute: number;
+  user_pending_challenges: number;
+  device_wrong_answers_per_hour: number;
+  enrollment_code_attempts: number;
+  device_ip_per_minute: number;
+}
+
+export interface Settings {
+  object: "settings";
+  /** Default for new challenges. */
+  number_matching: boolean;
+  /** A deny with reason `not_me` pauses new challenges for that user until cleared. */
+  fraud_auto_pause: boolean;
+  limits: Limits;
+  /** Null while every setting is the default. */
+  updated_at: string | null;
+}
+
+/** Only the members named change; limits one by one. */
+export interface SettingsUpdate {
+  number_matching?: boolean;
+  fraud_auto_pause?: boolean;
+  limits?: Partial<Limits>;
 }
 
 export interface AuditEvent {

@@ -1,8 +1,9 @@
 // encrypxon-device: the reference device on the command line, for people and for tests. Output is
 // human-readable by default and JSON with --json; any failure is one line on stderr and exit status 1.
 import os from "node:os";
+import readline from "node:readline/promises";
 import { type ParseArgsConfig, parseArgs } from "node:util";
-import { type ChallengeContext, DeviceApiError, DeviceClient } from "./client.js";
+import { type ChallengeContext, DeviceApiError, DeviceClient, normalizeMatchNumber } from "./client.js";
 import { isKeyFormat, KEY_FORMATS } from "./formats.js";
 import { DeviceStore, type DeviceSummary, defaultStoreDir, summarize } from "./store.js";
 import { isInsecureBaseUrl, parseEnrollmentUri } from "./uri.js";
@@ -13,9 +14,9 @@ export const HELP = `encrypxon-device: the Encrypxon reference device (a phone, 
 Usage:
   encrypxon-device enroll '<encrypxon://enroll?…>' [--format F] [--name N] [--platform P]
   encrypxon-device list [--device ID]
-  encrypxon-device approve <challenge-id> [--device ID]
+  encrypxon-device approve <challenge-id> [--number NN] [--device ID]
   encrypxon-device deny <challenge-id> [--reason R] [--device ID]
-  encrypxon-device watch [--device ID] [--approve-all | --deny-all]
+  encrypxon-device watch [--device ID] [--approve-all [--number NN] | --deny-all]
   encrypxon-device devices
   encrypxon-device remove [--device ID]
 
@@ -24,7 +25,9 @@ Options:
   --name N      device name the application sees (enroll)
   --platform P  platform reported at enrollment (default node/<os>)
   --device ID   which enrolled device to use; optional when the store holds exactly one
-  --reason R    why the request is denied (deny)
+  --reason R    why the request is denied (deny); "not_me" reports it as fraud ("this wasn't me")
+  --number NN   the 2 digits the login page shows, for challenges marked "type the number" (approve;
+                watch --approve-all, which otherwise asks on a terminal for each one)
   --approve-all, --deny-all
                 answer every arriving challenge automatically (watch; for scripts and tests)
   --store DIR   key store (default $ENCRYPXON_DEVICE_STORE, else ~/.encrypxon-device)
@@ -46,6 +49,8 @@ export interface CliIo {
   fetch?: typeof fetch;
   /** Ends `watch`; without it, SIGINT and SIGTERM do. */
   signal?: AbortSignal;
+  /** Asks the person at the terminal (the number of a number-matching challenge); absent: no terminal. */
+  prompt?: (question: string) => Promise<string>;
 }
 
 /** A mistake on the command line, reported with a pointer to --help. */
@@ -82,14 +87,23 @@ const COMMANDS: Record<string, Command> = {
     run: enroll,
   },
   list: { options: DEVICE, positionals: [], run: list },
-  approve: { options: DEVICE, positionals: ["challenge id"], run: (c, a, o) => respond(c, a, o, "approve") },
+  approve: {
+    options: { ...DEVICE, number: { type: "string" } },
+    positionals: ["challenge id"],
+    run: (c, a, o) => respond(c, a, o, "approve"),
+  },
   deny: {
     options: { ...DEVICE, reason: { type: "string" } },
     positionals: ["challenge id"],
     run: (c, a, o) => respond(c, a, o, "deny"),
   },
   watch: {
-    options: { ...DEVICE, "approve-all": { type: "boolean" }, "deny-all": { type: "boolean" } },
+    options: {
+      ...DEVICE,
+      "approve-all": { type: "boolean" },
+      "deny-all": { type: "boolean" },
+      number: { type: "string" },
+    },
     positionals: [],
     run: watchCommand,
   },
@@ -184,7 +198,7 @@ async function list(ctx: Context, _args: string[], opts: Options): Promise<void>
   const now = Date.now();
   const lines = challenges.map(
     (c) =>
-      `${c.id}  expires ${c.expires_at} (${remaining(Date.parse(c.expires_at) - now)})\n${contextLines(c.context)}`,
+      `${c.id}  expires ${c.expires_at} (${remaining(Date.parse(c.expires_at) - now)})${numberHint(c)}\n${contextLines(c.context)}`,
   );
   ctx.out(
     { device_id: client.deviceId, challenges, refused },
@@ -201,8 +215,12 @@ async function respond(
   const challengeId = id ?? "";
   if (!/^chl_[0-9A-Za-z]+$/.test(challengeId)) throw new UsageError(`not a challenge id: ${challengeId}`);
   const reason = nonEmpty(opts.reason, "--reason");
+  const number = nonEmpty(opts.number, "--number");
   const client = await DeviceClient.load(ctx.store, str(opts.device), clientOptions(ctx));
-  const result = await client.respond(challengeId, decision, reason === undefined ? {} : { reason });
+  const result = await client.respond(challengeId, decision, {
+    ...(reason !== undefined && { reason }),
+    ...(number !== undefined && { number: normalizeMatchNumber(number) }),
+  });
   const verb = decision === "approve" ? "Approved" : "Denied";
   ctx.out(result, `${verb} ${challengeId} (status: ${clean(result.status)})\n`);
 }
@@ -211,6 +229,15 @@ async function watchCommand(ctx: Context, _args: string[], opts: Options): Promi
   if (opts["approve-all"] && opts["deny-all"])
     throw new UsageError("--approve-all and --deny-all exclude each other");
   const auto = opts["approve-all"] ? "approve" : opts["deny-all"] ? "deny" : null;
+  const fixed = nonEmpty(opts.number, "--number");
+  if (fixed !== undefined && auto !== "approve") throw new UsageError("--number goes with --approve-all");
+  const number = fixed === undefined ? undefined : normalizeMatchNumber(fixed);
+  const prompt = ctx.io.prompt;
+  const numberFor = async (c: { id: string }): Promise<string | null> => {
+    if (number !== undefined) return number;
+    if (!prompt) return null;
+    return (await prompt(`Type the number shown on the login page for ${c.id}: `)).trim();
+  };
   const client = await DeviceClient.load(ctx.store, str(opts.device), clientOptions(ctx));
   let signal = ctx.io.signal;
   const controller = new AbortController();
@@ -229,7 +256,7 @@ async function watchCommand(ctx: Context, _args: string[], opts: Options): Promi
     const end = await watchChannel(client, {
       onEvent: print,
       signal,
-      ...(auto && { decide: () => auto }),
+      ...(auto && { decide: () => auto, numberFor }),
     });
     if (end === "revoked") throw new Error(`${client.deviceId} was revoked; the server closed its channel`);
   } finally {
@@ -238,13 +265,16 @@ async function watchCommand(ctx: Context, _args: string[], opts: Options): Promi
   }
 }
 
+const numberHint = (c: { number_matching: boolean }) =>
+  c.number_matching ? "  [approve with --number NN: the number shown at login]" : "";
+
 function humanEvent(e: WatchEvent): string {
   switch (e.event) {
     case "connected":
       return `connected (${e.pending} pending)\n`;
     case "challenge": {
       const c = e.challenge;
-      return `${c.id}  expires ${c.expires_at}\n${contextLines(c.context)}`;
+      return `${c.id}  expires ${c.expires_at}${numberHint(c)}\n${contextLines(c.context)}`;
     }
     case "refused":
       return `warning: refused ${clean(e.id)}: ${clean(e.reason)}\n`;
@@ -364,5 +394,15 @@ function processIo(): CliIo {
     stdout: (t) => process.stdout.write(t),
     stderr: (t) => process.stderr.write(t),
     env: process.env,
+    ...(process.stdin.isTTY && { prompt: askTerminal }),
   };
+}
+
+async function askTerminal(question: string): Promise<string> {
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await rl.question(question);
+  } finally {
+    rl.close();
+  }
 }

@@ -39,6 +39,11 @@ export interface PendingChallenge {
   created_at: string;
   /** From the encrypted plaintext's `exp` (the value that was verified), not the listing's field. */
   expires_at: string;
+  /**
+   * Number matching: ask the user to type the 2 digits the login page shows and send them with an
+   * approval. The device is never told the number; that is the point.
+   */
+  number_matching: boolean;
 }
 
 /** A listed challenge this device will not answer, and why. */
@@ -128,6 +133,16 @@ interface WireChallenge {
   ciphertext: string;
   context: ChallengeContext;
   created_at: string;
+  number_matching: boolean;
+}
+
+/** The typed number as the server expects it ("7" → "07"), or an error a person can act on. */
+export function normalizeMatchNumber(typed: string): string {
+  const digits = typed.trim();
+  if (!/^[0-9]{1,2}$/.test(digits)) {
+    throw new DeviceError(`the number must be the 2 digits shown on the login page, not "${typed}"`);
+  }
+  return digits.padStart(2, "0");
 }
 
 export class DeviceClient {
@@ -243,6 +258,7 @@ export class DeviceClient {
           context: item.context,
           created_at: item.created_at,
           expires_at: new Date(plain.exp * 1000).toISOString(),
+          number_matching: item.number_matching,
         });
       } catch (err) {
         list.refused.push({ id: item.id, reason: message(err) });
@@ -253,12 +269,14 @@ export class DeviceClient {
 
   /**
    * Answers a pending challenge. The entropy is recovered by decrypting the challenge again (it is never
-   * kept or handed out); a denial carries it too, so only a holder of the key can deny.
+   * kept or handed out); a denial carries it too, so only a holder of the key can deny. An approval of a
+   * number-matching challenge needs `number`, what the user typed from the login page; without it the
+   * call fails here rather than spend one of the challenge's few attempts.
    */
   async respond(
     challengeId: string,
     decision: Decision,
-    opts: { reason?: string } = {},
+    opts: { reason?: string; number?: string } = {},
   ): Promise<ChallengeResult> {
     const item = (await this.#pending()).find((c) => c.id === challengeId);
     if (!item) {
@@ -273,6 +291,13 @@ export class DeviceClient {
     } catch (err) {
       throw new DeviceError(`refusing ${challengeId}: ${message(err)}`);
     }
+    let number: string | undefined;
+    if (decision === "approve" && item.number_matching) {
+      if (opts.number === undefined) {
+        throw new DeviceError(`${challengeId} needs the number shown on the login page to approve it`);
+      }
+      number = normalizeMatchNumber(opts.number);
+    }
     const result = await call(
       this.#http,
       this.#device.base_url,
@@ -280,7 +305,12 @@ export class DeviceClient {
       `/v1/device/challenges/${encodeURIComponent(challengeId)}/response`,
       {
         token: this.#device.device_token,
-        body: { entropy: plain.entropy, decision, ...(opts.reason !== undefined && { reason: opts.reason }) },
+        body: {
+          entropy: plain.entropy,
+          decision,
+          ...(opts.reason !== undefined && { reason: opts.reason }),
+          ...(number !== undefined && { number }),
+        },
       },
     );
     if (result.id !== challengeId || typeof result.status !== "string") {
@@ -366,7 +396,14 @@ function wireChallenge(raw: unknown): WireChallenge | RefusedChallenge {
     if (typeof value === "string") context[field] = value;
   }
   const created = typeof o.created_at === "string" ? o.created_at : "";
-  return { id, key_format: o.key_format, ciphertext: o.ciphertext, context, created_at: created };
+  return {
+    id,
+    key_format: o.key_format,
+    ciphertext: o.ciphertext,
+    context,
+    created_at: created,
+    number_matching: o.number_matching === true,
+  };
 }
 
 /** One JSON call. Non-2xx answers become DeviceApiError; 204 becomes an empty object. */

@@ -31,6 +31,11 @@ export interface WatchOptions {
   onEvent: (event: WatchEvent) => void;
   /** Answers each new challenge automatically (scripted use and tests); null leaves it to the user. */
   decide?: (challenge: PendingChallenge) => Decision | null;
+  /**
+   * For approvals of number-matching challenges: the number the user typed from the login page (a
+   * prompt, or a fixed one in scripts). Null or absent: the approval is not sent (answer_failed).
+   */
+  numberFor?: (challenge: PendingChallenge) => Promise<string | null> | string | null;
   /** Stops the watcher (closes the socket, no reconnect). */
   signal?: AbortSignal;
   /** First reconnect delay, doubled per failed attempt up to maxBackoffMs, with ±20 % jitter. */
@@ -179,7 +184,15 @@ async function handleChallenge(
   const decision = opts.decide?.(found) ?? null;
   if (decision === null) return;
   try {
-    const result: ChallengeResult = await client.respond(id, decision);
+    let number: string | undefined;
+    if (decision === "approve" && found.number_matching) {
+      number = (await opts.numberFor?.(found)) ?? undefined;
+    }
+    const result: ChallengeResult = await client.respond(
+      id,
+      decision,
+      number === undefined ? {} : { number },
+    );
     opts.onEvent({ event: "answered", id, decision, status: result.status });
   } catch (err) {
     opts.onEvent({ event: "answer_failed", id, error: err instanceof Error ? err.message : String(err) });

@@ -1,0 +1,28 @@
+import { effectiveSettings, settingsPatch } from "../abuse/settings";
+import { authenticateApp } from "../auth/apiKey";
+import { patchSettings, settingsOf } from "../db/settings";
+import { iso, json, readJson } from "../http/body";
+import { clientIp, type Handler } from "../http/request";
+
+async function current(db: D1Database, appId: string) {
+  const row = await settingsOf(db, appId);
+  return {
+    object: "settings",
+    ...effectiveSettings(row?.settings ?? null),
+    updated_at: iso(row?.updated_at),
+  };
+}
+
+/** The application's effective abuse settings: what it set, defaults for the rest. */
+export const get: Handler = async (request, env) => {
+  const caller = await authenticateApp(request, env);
+  return json(await current(env.DB, caller.appId));
+};
+
+/** Changes the named settings only; each change is an audit row (`settings.updated`). */
+export const update: Handler = async (request, env) => {
+  const caller = await authenticateApp(request, env);
+  const patch = await readJson(request, settingsPatch);
+  await patchSettings(env.DB, caller.appId, patch, Date.now(), clientIp(request));
+  return json(await current(env.DB, caller.appId));
+};
