@@ -1,0 +1,417 @@
+// The integrator's client: one method per application call of docs/api.md, mirroring the JavaScript
+// SDK (packages/client) method for method, with its retry policy and error model.
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.Linq;
+using System.Net.Http;
+using System.Net.Http.Headers;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Threading;
+using System.Threading.Tasks;
+
+[assembly: InternalsVisibleTo("Encrypxon.Client.Tests")]
+
+namespace Encrypxon
+{
+    /// <summary>
+    /// Calls the Encrypxon API as an application: enrollments, devices, challenges, audit. Thread-safe;
+    /// make one per application and reuse it.
+    /// </summary>
+    public sealed class Encrypxon2FaClient : IDisposable
+    {
+        /// <summary>The library version, also sent in the <c>User-Agent</c>.</summary>
+        public const string Version = "0.1.0";
+
+        /// <summary>The server holds a long-poll at most this many seconds.</summary>
+        public const int MaxWaitSeconds = 25;
+
+        private static readonly HashSet<int> RetryableStatus = new HashSet<int> { 408, 425, 429, 500, 502, 503, 504 };
+        private static readonly Random Jitter = new Random();
+
+        private readonly string _apiKey;
+        private readonly string _base;
+        private readonly HttpClient _http;
+        private readonly bool _ownsHttp;
+        private readonly int _maxRetries;
+        private readonly TimeSpan _retryDelay;
+        private readonly TimeSpan _maxRetryDelay;
+        private readonly TimeSpan _timeout;
+
+        /// <summary>Makes a client; throws <see cref="ArgumentException"/> without an API key or an absolute http(s) base URL.</summary>
+        public Encrypxon2FaClient(EncrypxonClientConfiguration configuration)
+        {
+            if (configuration == null) throw new ArgumentNullException(nameof(configuration));
+            if (string.IsNullOrEmpty(configuration.ApiKey)) throw new ArgumentException("ApiKey is required", nameof(configuration));
+            var baseUrl = configuration.BaseUrl;
+            if (baseUrl == null || !baseUrl.IsAbsoluteUri || (baseUrl.Scheme != "http" && baseUrl.Scheme != "https"))
+                throw new ArgumentException("BaseUrl must be an absolute http or https URL", nameof(configuration));
+            if (configuration.MaxRetries < 0) throw new ArgumentException("MaxRetries must not be negative", nameof(configuration));
+            _apiKey = configuration.ApiKey;
+            _base = baseUrl.GetLeftPart(UriPartial.Authority) + baseUrl.AbsolutePath.TrimEnd('/');
+            BaseUrl = new Uri(_base);
+            _maxRetries = configuration.MaxRetries;
+            _retryDelay = configuration.RetryDelay;
+            _maxRetryDelay = configuration.MaxRetryDelay;
+            _timeout = configuration.Timeout;
+            if (configuration.HttpClient != null)
+            {
+                _http = configuration.HttpClient;
+            }
+            else
+            {
+                // Each attempt has its own deadline (Timeout plus any long-poll wait), so none here.
+                _http = new HttpClient { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
+                _ownsHttp = true;
+            }
+        }
+
+        /// <summary>The service's base URL, without a trailing slash.</summary>
+        public Uri BaseUrl { get; }
+
+        /// <summary>How the client waits between attempts; replaced by tests to observe the delays.</summary>
+        internal Func<TimeSpan, CancellationToken, Task> Sleep { get; set; } = (delay, ct) => Task.Delay(delay, ct);
+
+        /// <summary>Disposes the <see cref="HttpClient"/> if the client made it.</summary>
+        public void Dispose()
+        {
+            if (_ownsHttp) _http.Dispose();
+        }
+
+        // ── Enrollments ─────────────────────────────────────────────────────────────────────────────
+
+        /// <summary><c>POST /v1/enrollments</c>: show <see cref="CreatedEnrollment.EnrollmentUri"/> (or <see cref="CreatedEnrollment.QrSvgUrl"/>) to the user.</summary>
+        public async Task<CreatedEnrollment> CreateEnrollmentAsync(CreateEnrollmentRequest request, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            if (request == null) throw new ArgumentNullException(nameof(request));
+            var j = await SendAsync("POST", "/v1/enrollments", null, request.ToJson(), 0, cancellationToken).ConfigureAwait(false);
+            return CreatedEnrollment.From(j);
+        }
+
+        /// <summary><c>GET /v1/enrollments/{id}</c>, optionally waiting up to <paramref name="wait"/> (≤ 25 s) for it to leave Pending.</summary>
+        public async Task<Enrollment> GetEnrollmentAsync(string enrollmentId, TimeSpan? wait = null, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            var seconds = WaitSeconds(wait);
+            var j = await SendAsync("GET", "/v1/enrollments/" + Segment(enrollmentId, nameof(enrollmentId)), WaitQuery(seconds), null, seconds ?? 0, cancellationToken)
+                .ConfigureAwait(false);
+            return Enrollment.From(j);
+        }
+
+        /// <summary>
+        /// Long-polls (25 s at a time) until the enrollment is no longer Pending or <paramref name="timeout"/>
+        /// (default 10 minutes, an enrollment's default lifetime) has passed; returns the last state seen.
+        /// </summary>
+        public Task<Enrollment> WaitForEnrollmentAsync(string enrollmentId, TimeSpan? timeout = null, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            Segment(enrollmentId, nameof(enrollmentId));
+            return WaitLoop(w => GetEnrollmentAsync(enrollmentId, w, cancellationToken), e => e.Status != EnrollmentStatus.Pending,
+                timeout ?? TimeSpan.FromMinutes(10));
+        }
+
+        /// <summary><c>DELETE /v1/enrollments/{id}</c>: the code stops working.</summary>
+        public async Task<Enrollment> CancelEnrollmentAsync(string enrollmentId, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            var j = await SendAsync("DELETE", "/v1/enrollments/" + Segment(enrollmentId, nameof(enrollmentId)), null, null, 0, cancellationToken)
+                .ConfigureAwait(false);
+            return Enrollment.From(j);
+        }
+
+        /// <summary>
+        /// The QR image URL for an enrollment code (<c>enc_…</c>, see <see cref="CreatedEnrollment.Code"/>). It needs no
+        /// API key: the code is the capability, so it can be an <c>&lt;img src&gt;</c> until the code is used or expires.
+        /// </summary>
+        public Uri GetEnrollmentQrUrl(string enrollmentId, string code, QrFormat format = QrFormat.Svg)
+        {
+            var ext = format == QrFormat.Png ? "png" : "svg";
+            return new Uri(_base + "/v1/enrollments/" + Segment(enrollmentId, nameof(enrollmentId)) + "/qr." + ext + "?code="
+                + Segment(code, nameof(code)));
+        }
+
+        // ── Devices ─────────────────────────────────────────────────────────────────────────────────
+
+        /// <summary><c>GET /v1/users/{user_id}/devices</c>: active and revoked devices, no key material.</summary>
+        public async Task<IReadOnlyList<Device>> ListDevicesAsync(string userId, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            var j = await SendAsync("GET", "/v1/users/" + Segment(userId, nameof(userId)) + "/devices", null, null, 0, cancellationToken)
+                .ConfigureAwait(false);
+            return j.Array("data").Select((x, i) => Device.From(new JsonObject(x, "data[" + i + "]"))).ToList();
+        }
+
+        /// <summary><c>DELETE /v1/devices/{id}</c>: its token stops working at once.</summary>
+        public async Task<Device> RevokeDeviceAsync(string deviceId, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            var j = await SendAsync("DELETE", "/v1/devices/" + Segment(deviceId, nameof(deviceId)), null, null, 0, cancellationToken)
+                .ConfigureAwait(false);
+            return Device.From(j);
+        }
+
+        // ── Challenges ──────────────────────────────────────────────────────────────────────────────
+
+        /// <summary><c>POST /v1/challenges</c>. Never retried automatically: a retry would push a second prompt.</summary>
+        public async Task<CreatedChallenge> CreateChallengeAsync(CreateChallengeRequest request, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            if (request == null) throw new ArgumentNullException(nameof(request));
+            var j = await SendAsync("POST", "/v1/challenges", null, request.ToJson(), request.WaitSeconds ?? 0, cancellationToken)
+                .ConfigureAwait(false);
+            return CreatedChallenge.From(j);
+        }
+
+        /// <summary><c>GET /v1/challenges/{id}</c>, optionally waiting up to <paramref name="wait"/> (≤ 25 s) for a change.</summary>
+        public async Task<Challenge> GetChallengeAsync(string challengeId, TimeSpan? wait = null, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            var seconds = WaitSeconds(wait);
+            var j = await SendAsync("GET", "/v1/challenges/" + Segment(challengeId, nameof(challengeId)), WaitQuery(seconds), null, seconds ?? 0, cancellationToken)
+                .ConfigureAwait(false);
+            return Challenge.From(j);
+        }
+
+        /// <summary>
+        /// Long-polls (25 s at a time) until the challenge is decided or <paramref name="timeout"/> (default 130 s,
+        /// just past a challenge's default lifetime) has passed; returns the last state seen, so check
+        /// <see cref="Challenge.Status"/>.
+        /// </summary>
+        public Task<Challenge> WaitForResultAsync(string challengeId, TimeSpan? timeout = null, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            Segment(challengeId, nameof(challengeId));
+            return WaitLoop(w => GetChallengeAsync(challengeId, w, cancellationToken), c => c.Status != ChallengeStatus.Pending,
+                timeout ?? TimeSpan.FromSeconds(130));
+        }
+
+        /// <summary><c>DELETE /v1/challenges/{id}</c>.</summary>
+        public async Task<Challenge> CancelChallengeAsync(string challengeId, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            var j = await SendAsync("DELETE", "/v1/challenges/" + Segment(challengeId, nameof(challengeId)), null, null, 0, cancellationToken)
+                .ConfigureAwait(false);
+            return Challenge.From(j);
+        }
+
+        // ── Settings ────────────────────────────────────────────────────────────────────────────────
+
+        /// <summary><c>GET /v1/settings</c>: the number-matching default, fraud auto-pause and rate limits.</summary>
+        public async Task<Settings> GetSettingsAsync(CancellationToken cancellationToken = default(CancellationToken))
+        {
+            var j = await SendAsync("GET", "/v1/settings", null, null, 0, cancellationToken).ConfigureAwait(false);
+            return Settings.From(j);
+        }
+
+        /// <summary>
+        /// <c>PATCH /v1/settings</c>: changes only what is set in <paramref name="update"/> and returns the effective
+        /// settings. Retried like a GET: applying the same change twice leaves the same settings.
+        /// </summary>
+        public async Task<Settings> UpdateSettingsAsync(SettingsUpdate update, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            if (update == null) throw new ArgumentNullException(nameof(update));
+            var j = await SendAsync("PATCH", "/v1/settings", null, update.ToJson(), 0, cancellationToken).ConfigureAwait(false);
+            return Settings.From(j);
+        }
+
+        // ── Audit ───────────────────────────────────────────────────────────────────────────────────
+
+        /// <summary><c>GET /v1/audit</c>: one page, newest first.</summary>
+        public async Task<AuditPage> ListAuditAsync(AuditQuery query = null, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            var q = query ?? new AuditQuery();
+            var parameters = new List<KeyValuePair<string, string>>();
+            Action<string, string> add = (k, v) => { if (v != null) parameters.Add(new KeyValuePair<string, string>(k, v)); };
+            add("user_id", q.UserId);
+            add("type", q.Type);
+            add("outcome", q.Outcome);
+            add("since", q.Since.HasValue ? Iso(q.Since.Value) : null);
+            add("until", q.Until.HasValue ? Iso(q.Until.Value) : null);
+            add("limit", q.Limit.HasValue ? q.Limit.Value.ToString(CultureInfo.InvariantCulture) : null);
+            add("cursor", q.Cursor);
+            var j = await SendAsync("GET", "/v1/audit", parameters, null, 0, cancellationToken).ConfigureAwait(false);
+            return AuditPage.From(j);
+        }
+
+        /// <summary>Every page from <see cref="AuditQuery.Cursor"/> on (<see cref="AuditQuery.Limit"/> is the page size), fetched as read.</summary>
+        public AsyncStream<AuditPage> GetAuditPagesAsync(AuditQuery query = null, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            var q = query ?? new AuditQuery();
+            return new AsyncStream<AuditPage>(ct =>
+            {
+                var cursor = q.Cursor;
+                var done = false;
+                return new AsyncStreamEnumerator<AuditPage>(async token =>
+                {
+                    if (done) return null;
+                    var page = await ListAuditAsync(q.WithCursor(cursor), token).ConfigureAwait(false);
+                    if (!page.HasMore || page.NextCursor == null) done = true;
+                    cursor = page.NextCursor;
+                    return new[] { page };
+                }, ct);
+            }, cancellationToken);
+        }
+
+        /// <summary>
+        /// Every matching event, newest first, fetching pages as the loop goes:
+        /// <c>await foreach</c> in C# 8+, <see cref="AsyncStream{T}.ForEachAsync"/> in C# 7.
+        /// </summary>
+        public AsyncStream<AuditEvent> GetAuditEventsAsync(AuditQuery query = null, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            var pages = GetAuditPagesAsync(query);
+            return new AsyncStream<AuditEvent>(ct =>
+            {
+                var e = pages.GetAsyncEnumerator(ct);
+                return new AsyncStreamEnumerator<AuditEvent>(async token =>
+                    await e.MoveNextAsync().ConfigureAwait(false) ? e.Current.Data : null, ct);
+            }, cancellationToken);
+        }
+
+        // ── Plumbing ────────────────────────────────────────────────────────────────────────────────
+
+        private static string Iso(DateTimeOffset t) =>
+            t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+
+        private static string Segment(string value, string name)
+        {
+            if (string.IsNullOrEmpty(value)) throw new ArgumentException(name + " is required", name);
+            return Uri.EscapeDataString(value);
+        }
+
+        private static int? WaitSeconds(TimeSpan? wait)
+        {
+            if (!wait.HasValue) return null;
+            return (int)Math.Max(0, Math.Min(MaxWaitSeconds, Math.Floor(wait.Value.TotalSeconds)));
+        }
+
+        private static List<KeyValuePair<string, string>> WaitQuery(int? seconds)
+        {
+            var q = new List<KeyValuePair<string, string>>();
+            if (seconds.HasValue) q.Add(new KeyValuePair<string, string>("wait", seconds.Value.ToString(CultureInfo.InvariantCulture)));
+            return q;
+        }
+
+        private static async Task<T> WaitLoop<T>(Func<TimeSpan, Task<T>> poll, Func<T, bool> settled, TimeSpan timeout)
+        {
+            var clock = Stopwatch.StartNew();
+            for (;;)
+            {
+                var left = timeout - clock.Elapsed;
+                var wait = TimeSpan.FromSeconds(Math.Max(0, Math.Min(MaxWaitSeconds, Math.Floor(left.TotalSeconds))));
+                var state = await poll(wait).ConfigureAwait(false);
+                // Less than a second left: a poll that cannot wait would only add a request.
+                if (settled(state) || timeout - clock.Elapsed < TimeSpan.FromSeconds(1)) return state;
+            }
+        }
+
+        private async Task<JsonObject> SendAsync(
+            string method,
+            string path,
+            IEnumerable<KeyValuePair<string, string>> query,
+            Dictionary<string, object> body,
+            int waitSeconds,
+            CancellationToken cancellationToken)
+        {
+            var url = _base + path;
+            if (query != null)
+            {
+                var qs = string.Join("&", query.Select(kv => Uri.EscapeDataString(kv.Key) + "=" + Uri.EscapeDataString(kv.Value)));
+                if (qs.Length > 0) url += "?" + qs;
+            }
+            var label = method + " " + path;
+            var json = body == null ? null : Json.Serialize(body);
+            // PATCH /v1/settings sets values (no increments), so a repeat is harmless; a POST may not be.
+            var idempotent = method != "POST";
+            var attemptTimeout = _timeout + TimeSpan.FromSeconds(waitSeconds);
+
+            for (var attempt = 0; ; attempt++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var canRetry = idempotent && attempt < _maxRetries;
+                Exception failure = null;
+                TimeSpan? retryAfter = null;
+                using (var request = new HttpRequestMessage(new HttpMethod(method), url))
+                using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+                {
+                    request.Headers.TryAddWithoutValidation("X-API-Key", _apiKey);
+                    request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+                    request.Headers.TryAddWithoutValidation("User-Agent", "encrypxon-csharp/" + Version);
+                    if (json != null) request.Content = new StringContent(json, Encoding.UTF8, "application/json");
+                    deadline.CancelAfter(attemptTimeout);
+                    HttpResponseMessage response = null;
+                    string text = null;
+                    try
+                    {
+                        response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, deadline.Token).ConfigureAwait(false);
+                        text = await response.Content.ReadAsStringAsync().ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                    {
+                        response?.Dispose();
+                        throw;
+                    }
+                    catch (OperationCanceledException e)
+                    {
+                        response?.Dispose();
+                        failure = new TimeoutException("no answer within " + attemptTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture) + " s", e);
+                    }
+                    catch (HttpRequestException e)
+                    {
+                        response?.Dispose();
+                        failure = e;
+                    }
+                    catch (System.IO.IOException e)
+                    {
+                        response?.Dispose();
+                        failure = e;
+                    }
+
+                    if (failure == null)
+                    {
+                        using (response)
+                        {
+                            var status = (int)response.StatusCode;
+                            if (status >= 200 && status < 300)
+                            {
+                                object parsed;
+                                try
+                                {
+                                    parsed = Json.Parse(text);
+                                }
+                                catch (FormatException e)
+                                {
+                                    throw new EncrypxonClientException("unexpected answer from the API to " + label + ": " + e.Message, e);
+                                }
+                                return new JsonObject(parsed, "the answer to " + label);
+                            }
+                            retryAfter = RetryAfterOf(response);
+                            if (!canRetry || !RetryableStatus.Contains(status))
+                                throw EncrypxonException.FromResponse(status, response.ReasonPhrase, text, label, retryAfter);
+                        }
+                    }
+                    else if (!canRetry)
+                    {
+                        throw new EncrypxonConnectionException(label, failure);
+                    }
+                }
+                await Sleep(Backoff(attempt, retryAfter), cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        private static TimeSpan? RetryAfterOf(HttpResponseMessage response)
+        {
+            var h = response.Headers.RetryAfter;
+            if (h == null) return null;
+            if (h.Delta.HasValue) return h.Delta.Value;
+            if (h.Date.HasValue)
+            {
+                var d = h.Date.Value - DateTimeOffset.UtcNow;
+                return d < TimeSpan.Zero ? TimeSpan.Zero : d;
+            }
+            return null;
+        }
+
+        /// <summary>Full-jitter exponential backoff; a server's Retry-After wins, within the cap.</summary>
+        internal TimeSpan Backoff(int attempt, TimeSpan? retryAfter)
+        {
+            if (retryAfter.HasValue) return retryAfter.Value < _maxRetryDelay ? retryAfter.Value : _maxRetryDelay;
+            var ceiling = Math.Min(_maxRetryDelay.TotalMilliseconds, _retryDelay.TotalMilliseconds * Math.Pow(2, attempt));
+            double r;
+            lock (Jitter) r = Jitter.NextDouble();
+            return TimeSpan.FromMilliseconds(r * ceiling);
+        }
+    }
+}

@@ -1,0 +1,33 @@
+using System;
+using System.Net.Http;
+
+namespace Encrypxon
+{
+    /// <summary>How an <see cref="Encrypxon2FaClient"/> reaches the API.</summary>
+    public sealed class EncrypxonClientConfiguration
+    {
+        /// <summary>The application's API key (<c>ek_live_…</c> / <c>ek_test_…</c>), sent as <c>X-API-Key</c>. Required; keep it on your server.</summary>
+        public string ApiKey { get; set; }
+
+        /// <summary>The service, e.g. <c>https://2fa.example.com</c>; default <c>http://127.0.0.1:8787</c> (<c>npm run dev</c>).</summary>
+        public Uri BaseUrl { get; set; } = new Uri("http://127.0.0.1:8787");
+
+        /// <summary>Extra attempts for GET, DELETE and the settings PATCH after a 408, 425, 429, 5xx or a network error. Default 2; POSTs are never retried.</summary>
+        public int MaxRetries { get; set; } = 2;
+
+        /// <summary>The first backoff delay, doubled each attempt with full jitter. Default 250 ms.</summary>
+        public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(250);
+
+        /// <summary>The longest backoff delay; also caps a server's <c>Retry-After</c>. Default 5 s.</summary>
+        public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(5);
+
+        /// <summary>Per attempt, on top of any long-poll wait. Default 30 s.</summary>
+        public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(30);
+
+        /// <summary>
+        /// An <see cref="System.Net.Http.HttpClient"/> to send through (e.g. from <c>IHttpClientFactory</c>); it is not
+        /// disposed with the client, and its own <c>Timeout</c> must allow 25 s long-polls. Null: the client owns one.
+        /// </summary>
+        public HttpClient HttpClient { get; set; }
+    }
+}
