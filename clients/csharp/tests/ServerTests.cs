@@ -1,0 +1,336 @@
+// The client against the real Worker under `wrangler dev` (ENCRYPXON_URL, ENCRYPXON_API_KEY), with the
+// reference device CLI as the phone. One story, in order: enroll, challenge (approve, deny, wait,
+// cancel), the error model, audit paging, retries, revocation.
+using System;
+using System.Linq;
+using System.Net;
+using System.Net.Http;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace Encrypxon.Tests
+{
+    [Suite("server", NeedsServer = true)]
+    public sealed class ServerTests
+    {
+        // A fresh user each run, so the suite can run again against the same server.
+        private static readonly string User = "cs-alice-" + Guid.NewGuid().ToString("N").Substring(0, 8);
+        private static readonly string Url = Environment.GetEnvironmentVariable("ENCRYPXON_URL");
+        private static readonly string Key = Environment.GetEnvironmentVariable("ENCRYPXON_API_KEY");
+
+        private readonly Encrypxon2FaClient _client = new Encrypxon2FaClient(new EncrypxonClientConfiguration { ApiKey = Key, BaseUrl = new Uri(Url) });
+        private readonly HttpClient _anonymous = new HttpClient();
+        private ReferenceDevice _phone;
+        private CreatedEnrollment _enrollment;
+        private string _deviceId;
+
+        private static string IdPattern(string prefix) => "^" + prefix + "_[0-9a-hjkmnp-tv-z]{26}$";
+
+        private static async Task<EncrypxonException> Problem(Func<Task> call, int status, string slug)
+        {
+            var e = await Assert.ThrowsAsync<EncrypxonException>(call);
+            Assert.Equal(status, e.Status, "status of " + e.Request);
+            Assert.Equal(slug, e.Slug, "slug of " + e.Request);
+            Assert.Equal("https://encrypxon.dev/problems/" + slug, e.Type);
+            Assert.True(e.Title.Length > 0 && e.Detail.Length > 0, "title and detail are there");
+            return e;
+        }
+
+        [Test]
+        public async Task EnrollmentCreatedWithItsQrImages()
+        {
+            _phone = new ReferenceDevice();
+            _enrollment = await _client.CreateEnrollmentAsync(new CreateEnrollmentRequest { UserId = User, UserLabel = "alice@example.com" });
+            Assert.Matches(IdPattern("enr"), _enrollment.Id);
+            Assert.Equal(EnrollmentStatus.Pending, _enrollment.Status);
+            Assert.Equal(User, _enrollment.UserId);
+            Assert.Equal("alice@example.com", _enrollment.UserLabel);
+            Assert.Equal(null, _enrollment.DeviceId);
+            Assert.True(_enrollment.ExpiresAt > _enrollment.CreatedAt, "expires after creation");
+            Assert.Matches("^encrypxon://", _enrollment.EnrollmentUri);
+            Assert.Matches("^enc_", _enrollment.Code);
+            Assert.Equal(_enrollment.QrSvgUrl, _client.GetEnrollmentQrUrl(_enrollment.Id, _enrollment.Code));
+
+            using (var svg = await _anonymous.GetAsync(_enrollment.QrSvgUrl))
+            {
+                Assert.Equal(HttpStatusCode.OK, svg.StatusCode, "SVG without the API key");
+                Assert.Equal("image/svg+xml", svg.Content.Headers.ContentType.MediaType);
+                Assert.True((await svg.Content.ReadAsStringAsync()).Contains("<svg"), "an SVG");
+            }
+            using (var png = await _anonymous.GetAsync(_client.GetEnrollmentQrUrl(_enrollment.Id, _enrollment.Code, QrFormat.Png)))
+            {
+                Assert.Equal(HttpStatusCode.OK, png.StatusCode, "PNG");
+                var bytes = await png.Content.ReadAsByteArrayAsync();
+                Assert.SequenceEqual(new byte[] { 0x89, 0x50, 0x4e, 0x47 }, bytes.Take(4), "PNG signature");
+            }
+            var again = await _client.GetEnrollmentAsync(_enrollment.Id);
+            Assert.Equal(EnrollmentStatus.Pending, again.Status);
+            Assert.True(!(again is CreatedEnrollment), "the code is only in the creation answer");
+        }
+
+        [Test]
+        public async Task WaitForEnrollmentWhileTheDeviceEnrolls()
+        {
+            var waiting = _client.WaitForEnrollmentAsync(_enrollment.Id, TimeSpan.FromSeconds(60));
+            _deviceId = await Task.Run(() => _phone.Enroll(_enrollment.EnrollmentUri, "C# test phone"));
+            Assert.Matches(IdPattern("dev"), _deviceId);
+            var done = await waiting;
+            Assert.Equal(EnrollmentStatus.Completed, done.Status);
+            Assert.Equal(_deviceId, done.DeviceId);
+            Assert.True(done.CompletedAt.HasValue, "completed_at is set");
+        }
+
+        [Test]
+        public async Task ListDevicesShowsThePhone()
+        {
+            var devices = await _client.ListDevicesAsync(User);
+            Assert.Equal(1, devices.Count);
+            var d = devices[0];
+            Assert.Equal(_deviceId, d.Id);
+            Assert.Equal(User, d.UserId);
+            Assert.Equal("C# test phone", d.Name);
+            Assert.Equal(DeviceStatus.Active, d.Status);
+            Assert.Equal(KeyFormat.EciesP256, d.KeyFormat);
+            Assert.Equal(_enrollment.Id, d.EnrollmentId);
+            Assert.True(d.ActivatedAt.HasValue && !d.RevokedAt.HasValue, "activated, not revoked");
+            Assert.Equal(0, (await _client.ListDevicesAsync("nobody/with slash")).Count);
+        }
+
+        [Test]
+        public async Task ChallengeApprovedOnThePhone()
+        {
+            var c = await _client.CreateChallengeAsync(new CreateChallengeRequest
+            {
+                UserId = User,
+                Context = new ChallengeContext { Title = "Sign in to C# Shop", Ip = "203.0.113.7", UserAgent = "Mono" },
+            });
+            Assert.Matches(IdPattern("chl"), c.Id);
+            Assert.Equal(ChallengeStatus.Pending, c.Status);
+            Assert.Equal(1, c.Devices);
+            Assert.Equal("Sign in to C# Shop", c.Context.Title);
+            Assert.Equal("203.0.113.7", c.Context.Ip);
+            Assert.Equal("Mono", c.Context.UserAgent);
+
+            var result = _client.WaitForResultAsync(c.Id, TimeSpan.FromSeconds(60));
+            await Task.Run(() => _phone.Approve(c.Id));
+            var r = await result;
+            Assert.Equal(ChallengeStatus.Approved, r.Status);
+            Assert.Equal(_deviceId, r.DeviceId);
+            Assert.True(r.ResolvedAt.HasValue, "resolved_at is set");
+            Assert.Equal(ChallengeStatus.Approved, (await _client.GetChallengeAsync(c.Id)).Status);
+        }
+
+        [Test]
+        public async Task ChallengeDeniedWithAReason()
+        {
+            var c = await _client.CreateChallengeAsync(new CreateChallengeRequest { UserId = User });
+            var result = _client.WaitForResultAsync(c.Id, TimeSpan.FromSeconds(60));
+            await Task.Run(() => _phone.Deny(c.Id, "not me"));
+            var r = await result;
+            Assert.Equal(ChallengeStatus.Denied, r.Status);
+            Assert.Equal("not me", r.Reason);
+        }
+
+        [Test]
+        public async Task CreateWithWaitSecondsHoldsUntilTheAnswer()
+        {
+            var held = _client.CreateChallengeAsync(new CreateChallengeRequest { UserId = User, WaitSeconds = 20, Context = new ChallengeContext { Title = "held" } });
+            string id = null;
+            for (var i = 0; id == null && i < 50; i++)
+            {
+                id = (await Task.Run(() => _phone.Pending())).Where(p => p.Value == "held").Select(p => p.Key).FirstOrDefault();
+                if (id == null) await Task.Delay(100);
+            }
+            Assert.True(id != null, "the held challenge reached the phone");
+            await Task.Run(() => _phone.Approve(id));
+            var r = await held;
+            Assert.Equal(id, r.Id);
+            Assert.Equal(ChallengeStatus.Approved, r.Status);
+            Assert.Equal(1, r.Devices);
+        }
+
+        [Test]
+        public async Task UnansweredWaitReturnsPendingThenCancel()
+        {
+            var c = await _client.CreateChallengeAsync(new CreateChallengeRequest { UserId = User });
+            var r = await _client.WaitForResultAsync(c.Id, TimeSpan.FromSeconds(1.5));
+            Assert.Equal(ChallengeStatus.Pending, r.Status);
+
+            using (var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300)))
+                await Assert.ThrowsAsync<OperationCanceledException>(() => _client.WaitForResultAsync(c.Id, TimeSpan.FromSeconds(20), cts.Token), "a cancelled long-poll");
+
+            var cancelled = await _client.CancelChallengeAsync(c.Id);
+            Assert.Equal(ChallengeStatus.Cancelled, cancelled.Status);
+            var e = await Problem(() => _client.CancelChallengeAsync(c.Id), 409, "challenge-closed");
+            Assert.Equal("cancelled", (string)e.Extensions["challenge_status"]);
+            Assert.Equal("DELETE /v1/challenges/" + c.Id, e.Request);
+        }
+
+        [Test]
+        public async Task WrongApiKeyIs401()
+        {
+            using (var bad = new Encrypxon2FaClient(new EncrypxonClientConfiguration { ApiKey = "ek_test_nope", BaseUrl = new Uri(Url) }))
+            {
+                var e = await Problem(() => bad.ListDevicesAsync(User), 401, "unauthorized");
+                Assert.Equal("Unauthorized", e.Title);
+                Assert.Equal(0, e.Errors.Count);
+            }
+        }
+
+        [Test]
+        public async Task UnknownIdsAre404()
+        {
+            var e = await Problem(() => _client.GetEnrollmentAsync("enr_00000000000000000000000000"), 404, "not-found");
+            Assert.Equal(0, e.Errors.Count);
+            await Problem(() => _client.GetChallengeAsync("chl_00000000000000000000000000"), 404, "not-found");
+            await Problem(() => _client.RevokeDeviceAsync("dev_00000000000000000000000000"), 404, "not-found");
+        }
+
+        [Test]
+        public async Task ValidationErrorsCarryTheFields()
+        {
+            var e = await Problem(() => _client.CreateChallengeAsync(new CreateChallengeRequest { UserId = "" }), 400, "invalid-request");
+            Assert.Equal("user_id: must not be empty", e.Detail);
+            Assert.Equal(1, e.Errors.Count);
+            Assert.Equal("user_id", e.Errors[0].Field);
+            Assert.Equal("must not be empty", e.Errors[0].Message);
+            var ttl = await Problem(() => _client.CreateEnrollmentAsync(new CreateEnrollmentRequest { UserId = User, TtlSeconds = 5 }), 400, "invalid-request");
+            Assert.Equal("ttl_seconds", ttl.Errors.Single().Field);
+        }
+
+        [Test]
+        public async Task UserWithoutADeviceIs422()
+        {
+            await Problem(() => _client.CreateChallengeAsync(new CreateChallengeRequest { UserId = User + "-carol" }), 422, "no-active-device");
+        }
+
+        [Test]
+        public async Task CancelledEnrollmentIsClosed()
+        {
+            var e = await _client.CreateEnrollmentAsync(new CreateEnrollmentRequest { UserId = User + "-bob", TtlSeconds = 60 });
+            Assert.Equal(EnrollmentStatus.Cancelled, (await _client.CancelEnrollmentAsync(e.Id)).Status);
+            var again = await Problem(() => _client.CancelEnrollmentAsync(e.Id), 409, "enrollment-closed");
+            Assert.Equal("cancelled", (string)again.Extensions["enrollment_status"]);
+            using (var qr = await _anonymous.GetAsync(e.QrSvgUrl))
+                Assert.Equal(HttpStatusCode.NotFound, qr.StatusCode, "the QR of a cancelled enrollment");
+            var waited = await _client.WaitForEnrollmentAsync(e.Id, TimeSpan.FromSeconds(10));
+            Assert.Equal(EnrollmentStatus.Cancelled, waited.Status);
+        }
+
+        [Test]
+        public async Task AuditPagesAgreeWithOneBigPage()
+        {
+            var all = await _client.ListAuditAsync(new AuditQuery { UserId = User, Limit = 200 });
+            Assert.True(!all.HasMore && all.NextCursor == null, "one page holds everything");
+            Assert.True(all.Data.Count > 5, "enough events to page: " + all.Data.Count);
+            Assert.True(all.Data.All(ev => ev.UserId == User), "filtered by user");
+
+            var first = await _client.ListAuditAsync(new AuditQuery { UserId = User, Limit = 2 });
+            Assert.True(first.HasMore, "has more");
+            Assert.Matches(IdPattern("evt"), first.NextCursor);
+            Assert.SequenceEqual(all.Data.Take(2).Select(ev => ev.Id), first.Data.Select(ev => ev.Id));
+            var second = await _client.ListAuditAsync(new AuditQuery { UserId = User, Limit = 2, Cursor = first.NextCursor });
+            Assert.SequenceEqual(all.Data.Skip(2).Take(2).Select(ev => ev.Id), second.Data.Select(ev => ev.Id));
+
+            var streamed = await _client.GetAuditEventsAsync(new AuditQuery { UserId = User, Limit = 2 }).ToListAsync();
+            Assert.SequenceEqual(all.Data.Select(ev => ev.Id), streamed.Select(ev => ev.Id), "GetAuditEventsAsync");
+
+            var pages = 0;
+            var e = _client.GetAuditPagesAsync(new AuditQuery { UserId = User, Limit = 3 }).GetAsyncEnumerator();
+            while (await e.MoveNextAsync())
+            {
+                pages++;
+                Assert.True(e.Current.Data.Count <= 3, "page size");
+            }
+            Assert.Equal((all.Data.Count + 2) / 3, pages, "pages of 3");
+
+            var approved = await _client.ListAuditAsync(new AuditQuery { UserId = User, Type = "challenge.resolved", Outcome = "approved" });
+            Assert.True(approved.Data.Count >= 2, "two approvals");
+            Assert.True(approved.Data.All(ev => ev.Type == "challenge.resolved" && ev.Outcome == "approved" && ev.ChallengeId != null), "type and outcome filters");
+            var future = await _client.ListAuditAsync(new AuditQuery { Since = DateTimeOffset.UtcNow.AddHours(1) });
+            Assert.Equal(0, future.Data.Count, "since the future");
+            var window = await _client.ListAuditAsync(new AuditQuery { UserId = User, Since = all.Data.Last().CreatedAt, Until = DateTimeOffset.UtcNow.AddMinutes(1), Limit = 200 });
+            Assert.Equal(all.Data.Count, window.Data.Count, "a window around everything");
+            await Problem(() => _client.ListAuditAsync(new AuditQuery { Cursor = "12" }), 400, "invalid-request");
+        }
+
+        /// <summary>Answers the first <c>failures</c> requests itself with a 503, passes the rest to the Worker.</summary>
+        private sealed class FlakyHandler : DelegatingHandler
+        {
+            private int _failures;
+
+            public FlakyHandler(int failures) : base(new HttpClientHandler()) { _failures = failures; }
+
+            public int Injected;
+            public int Forwarded;
+
+            protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+            {
+                if (Interlocked.Decrement(ref _failures) >= 0)
+                {
+                    Interlocked.Increment(ref Injected);
+                    var r = new HttpResponseMessage(HttpStatusCode.ServiceUnavailable)
+                    {
+                        Content = new StringContent("{\"type\":\"https://encrypxon.dev/problems/unavailable\",\"title\":\"Service unavailable\",\"status\":503}"),
+                    };
+                    r.Headers.TryAddWithoutValidation("Retry-After", "0");
+                    return Task.FromResult(r);
+                }
+                Interlocked.Increment(ref Forwarded);
+                return base.SendAsync(request, cancellationToken);
+            }
+        }
+
+        [Test]
+        public async Task GetIsRetriedPostIsNot()
+        {
+            var flaky = new FlakyHandler(2);
+            using (var http = new HttpClient(flaky))
+            using (var client = new Encrypxon2FaClient(new EncrypxonClientConfiguration { ApiKey = Key, BaseUrl = new Uri(Url), HttpClient = http }))
+            {
+                var devices = await client.ListDevicesAsync(User);
+                Assert.Equal(_deviceId, devices.Single().Id, "the GET succeeded on its third attempt");
+                Assert.Equal(2, flaky.Injected);
+                Assert.Equal(1, flaky.Forwarded);
+            }
+
+            Func<Task<int>> created = async () =>
+                (await _client.ListAuditAsync(new AuditQuery { UserId = User, Type = "challenge.created", Limit = 200 })).Data.Count;
+            var before = await created();
+            var once = new FlakyHandler(1);
+            using (var http = new HttpClient(once))
+            using (var client = new Encrypxon2FaClient(new EncrypxonClientConfiguration { ApiKey = Key, BaseUrl = new Uri(Url), HttpClient = http }))
+            {
+                var e = await Assert.ThrowsAsync<EncrypxonException>(() => client.CreateChallengeAsync(new CreateChallengeRequest { UserId = User }));
+                Assert.Equal(503, e.Status);
+                Assert.Equal(TimeSpan.Zero, e.RetryAfter);
+                Assert.Equal(0, once.Forwarded, "the POST was not sent again: no second prompt");
+                Assert.Equal(before, await created(), "and no challenge was created");
+            }
+
+            // Nothing listens on port 1: a connection error, after the retries.
+            using (var down = new Encrypxon2FaClient(new EncrypxonClientConfiguration
+            {
+                ApiKey = Key,
+                BaseUrl = new Uri("http://127.0.0.1:1"),
+                MaxRetries = 1,
+                RetryDelay = TimeSpan.FromMilliseconds(10),
+            }))
+            {
+                var e = await Assert.ThrowsAsync<EncrypxonConnectionException>(() => down.GetChallengeAsync("chl_00000000000000000000000000"));
+                Assert.True(e.InnerException != null, "the cause is kept");
+            }
+        }
+
+        [Test]
+        public async Task RevokedDeviceCannotBeChallenged()
+        {
+            var d = await _client.RevokeDeviceAsync(_deviceId);
+            Assert.Equal(DeviceStatus.Revoked, d.Status);
+            Assert.True(d.RevokedAt.HasValue, "revoked_at is set");
+            await Problem(() => _client.RevokeDeviceAsync(_deviceId), 409, "device-revoked");
+            await Problem(() => _client.CreateChallengeAsync(new CreateChallengeRequest { UserId = User }), 422, "no-active-device");
+            _client.Dispose();
+        }
+    }
+}
