@@ -72,6 +72,8 @@ describe.skipIf(!available && !process.env.CI)("C# binding on Mono", () => {
       "server: WaitForEnrollmentWhileTheDeviceEnrolls",
       "server: ChallengeApprovedOnThePhone",
       "server: ChallengeDeniedWithAReason",
+      "server: NumberMatchingNeedsTheNumberFromTheLoginPage",
+      "server: SettingsReadAndPatched",
       "server: UnansweredWaitReturnsPendingThenCancel",
       "server: WrongApiKeyIs401",
       "server: UnknownIdsAre404",

@@ -162,6 +162,20 @@ namespace Encrypxon.Tests
         }
 
         [Test]
+        public async Task SettingsPatchIsRetriedAndSendsOnlyWhatIsSet()
+        {
+            var settings = "{\"object\":\"settings\",\"number_matching\":true,\"fraud_auto_pause\":true,\"updated_at\":\"2026-12-03T10:00:00Z\",\"limits\":{\"api_key_per_minute\":600,"
+                + "\"user_challenges_per_minute\":10,\"user_pending_challenges\":7,\"device_wrong_answers_per_hour\":10,\"enrollment_code_attempts\":5,\"device_ip_per_minute\":120}}";
+            var s = new StubbedClient((r, i) => i == 0 ? StubHandler.Json(503, "{}") : StubHandler.Json(200, settings));
+            var result = await s.Client.UpdateSettingsAsync(new SettingsUpdate { NumberMatching = true, Limits = new LimitsUpdate { UserPendingChallenges = 7 } });
+            Assert.Equal(2, s.Handler.Requests.Count, "retried once");
+            Assert.Equal("PATCH http://api.test/base/v1/settings", s.Handler.Requests[1]);
+            Assert.Equal("{\"number_matching\":true,\"limits\":{\"user_pending_challenges\":7}}", s.Handler.Bodies[1]);
+            Assert.Equal(7, result.Limits.UserPendingChallenges);
+            Assert.True(result.NumberMatching && result.UpdatedAt.HasValue, "settings read back");
+        }
+
+        [Test]
         public async Task NetworkErrorsOnGetAreRetriedThenReported()
         {
             var s = new StubbedClient((r, i) => { if (i < 2) throw new HttpRequestException("reset"); return StubHandler.Json(200, ChallengeJson); });

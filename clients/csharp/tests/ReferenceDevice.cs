@@ -91,7 +91,11 @@ namespace Encrypxon.Tests
                 .ToList();
         }
 
-        public void Approve(string challengeId) => Run("approve", challengeId);
+        public void Approve(string challengeId, string number = null)
+        {
+            if (number == null) Run("approve", challengeId);
+            else Run("approve", challengeId, "--number", number);
+        }
 
         public void Deny(string challengeId, string reason) => Run("deny", challengeId, "--reason", reason);
 

@@ -150,6 +150,45 @@ namespace Encrypxon.Tests
         }
 
         [Test]
+        public async Task NumberMatchingNeedsTheNumberFromTheLoginPage()
+        {
+            var c = await _client.CreateChallengeAsync(new CreateChallengeRequest { UserId = User, NumberMatching = true });
+            Assert.True(c.NumberMatching, "number_matching");
+            Assert.Matches("^[0-9]{2}$", c.MatchNumber);
+            Assert.Equal(c.MatchNumber, (await _client.GetChallengeAsync(c.Id)).MatchNumber, "shown again while pending");
+            var wrong = ((int.Parse(c.MatchNumber) + 1) % 100).ToString("00");
+            var refused = Assert.Throws<InvalidOperationException>(() => _phone.Approve(c.Id, wrong), "a wrong number");
+            Assert.Matches("wrong-number|number", refused.Message);
+            var result = _client.WaitForResultAsync(c.Id, TimeSpan.FromSeconds(60));
+            await Task.Run(() => _phone.Approve(c.Id, c.MatchNumber));
+            var r = await result;
+            Assert.Equal(ChallengeStatus.Approved, r.Status);
+            Assert.True(r.NumberMatching && r.MatchNumber == null, "the number is gone once decided");
+        }
+
+        [Test]
+        public async Task SettingsReadAndPatched()
+        {
+            var s = await _client.GetSettingsAsync();
+            Assert.Equal(false, s.NumberMatching, "number matching is off by default");
+            Assert.True(s.Limits.UserPendingChallenges > 0 && s.Limits.ApiKeyPerMinute > 0, "limits are there");
+            var changed = await _client.UpdateSettingsAsync(new SettingsUpdate { NumberMatching = true, Limits = new LimitsUpdate { UserPendingChallenges = s.Limits.UserPendingChallenges + 1 } });
+            Assert.True(changed.NumberMatching, "number matching on");
+            Assert.Equal(s.Limits.UserPendingChallenges + 1, changed.Limits.UserPendingChallenges);
+            Assert.Equal(s.Limits.ApiKeyPerMinute, changed.Limits.ApiKeyPerMinute, "an unnamed limit is unchanged");
+            Assert.True(changed.UpdatedAt.HasValue, "updated_at is set");
+            // The application's default now applies to a challenge that does not say.
+            var c = await _client.CreateChallengeAsync(new CreateChallengeRequest { UserId = User });
+            Assert.True(c.NumberMatching && c.MatchNumber != null, "number matching by default");
+            await _client.CancelChallengeAsync(c.Id);
+            var back = await _client.UpdateSettingsAsync(new SettingsUpdate { NumberMatching = false });
+            Assert.Equal(false, back.NumberMatching);
+            Assert.Equal(s.Limits.UserPendingChallenges + 1, back.Limits.UserPendingChallenges, "the limit kept");
+            var bad = await Problem(() => _client.UpdateSettingsAsync(new SettingsUpdate { Limits = new LimitsUpdate { UserPendingChallenges = 0 } }), 400, "invalid-request");
+            Assert.Matches("user_pending_challenges", bad.Errors.Single().Field);
+        }
+
+        [Test]
         public async Task UnansweredWaitReturnsPendingThenCancel()
         {
             var c = await _client.CreateChallengeAsync(new CreateChallengeRequest { UserId = User });

@@ -74,6 +74,8 @@ const source =
   [...usings].map((u) => `using ${u};\n`).join("") +
   "\n#pragma warning disable 168, 219, 1998\n" +
   "public static class DocExamples\n{\n" +
+  "    // Stands for the application's own code in the examples.\n" +
+  "    private static void ShowOnLoginPage(string text) { }\n\n" +
   methods.join("\n") +
   "}\n";
 writeFileSync(out, source);
