@@ -68,8 +68,9 @@ describe("security headers and CORS over the route table", () => {
       expect(preflight.headers.get("allow")?.split(", ")).toContain(route.method);
       expect([...preflight.headers.keys()].filter((k) => k.startsWith("access-control-"))).toEqual([]);
 
-      const wrong = await send("PATCH", path, { headers: creds });
-      checkHeaders(`${name} PATCH`, wrong, pathname);
+      // PUT: no route takes it (PATCH does, on /v1/settings).
+      const wrong = await send("PUT", path, { headers: creds });
+      checkHeaders(`${name} PUT`, wrong, pathname);
       expect(wrong.status).toBe(405);
     });
   }
