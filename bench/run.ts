@@ -1,11 +1,12 @@
 // npm run bench [-- --quick] [-- --only endpoints,profile,docost,roundtrip,crypto,load,faults,scale]
+//                [-- --baseline <git ref>]  (endpoints, profile and round trip also measure that ref's src/)
 //
 // Everything runs on 127.0.0.1 against Workers this script starts itself (own ports, own temporary
 // state), every loop is bounded in count and time, and the report goes to bench/out/report-<mode>.md
 // (bench/RESULTS.md quotes a full run). Quick mode only checks that every section still works: its
 // figures mean nothing. No figure is asserted; only correctness checks (lost rows, 5xx, states) fail.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -22,6 +23,62 @@ const QUICK = args.includes("--quick");
 const onlyArg = args[args.indexOf("--only") + 1];
 const ONLY = args.includes("--only") && onlyArg ? new Set(onlyArg.split(",")) : null;
 const want = (section: string) => !ONLY || ONLY.has(section);
+const baselineArg = args[args.indexOf("--baseline") + 1];
+/** `--baseline <git ref>`: endpoints, profile and round trip also run that ref's src/, in the same run. */
+const BASELINE = args.includes("--baseline") && baselineArg ? { ref: baselineArg } : null;
+
+/** A build of the service: this tree, or the baseline ref's src/ checked out under bench/out/. */
+interface Variant {
+  tag: string;
+  /** The directory holding its src/ (and bench/profile/). */
+  root: string;
+  /** Its wrangler.toml, relative to REPO_ROOT. */
+  config: string;
+}
+const CURRENT: Variant = { tag: BASELINE ? "after" : "", root: REPO_ROOT, config: "wrangler.toml" };
+let variants: Variant[] = [CURRENT];
+
+/** The baseline's src/ and bench/profile/ from git, beside a copy of this tree's wrangler.toml. */
+function prepareBaseline(ref: string): Variant {
+  const root = path.join(REPO_ROOT, "bench", "out", "baseline");
+  rmSync(root, { recursive: true, force: true });
+  mkdirSync(root, { recursive: true });
+  const tar = execFileSync("git", ["-C", REPO_ROOT, "archive", ref, "src"]);
+  execFileSync("tar", ["-x", "-C", root], { input: tar });
+  // The same instrumentation for both builds: this tree's profile wrapper, around the baseline's src/.
+  mkdirSync(path.join(root, "bench", "profile"), { recursive: true });
+  copyFileSync(
+    path.join(REPO_ROOT, "bench", "profile", "index.ts"),
+    path.join(root, "bench", "profile", "index.ts"),
+  );
+  const rev = execFileSync("git", ["-C", REPO_ROOT, "rev-parse", "--short", ref], {
+    encoding: "utf8",
+  }).trim();
+  const config = readFileSync(path.join(REPO_ROOT, "wrangler.toml"), "utf8").replace(
+    /^migrations_dir = .*$/m,
+    `migrations_dir = "${path.join(REPO_ROOT, "migrations")}"`,
+  );
+  writeFileSync(path.join(root, "wrangler.toml"), config);
+  return { tag: `before: ${rev}`, root, config: path.relative(REPO_ROOT, path.join(root, "wrangler.toml")) };
+}
+
+/** The variant under `wrangler dev` on the service's port and state (the service's own dev is stopped). */
+async function serviceDev(ctx: Ctx, v: Variant): Promise<Dev> {
+  if (v === CURRENT) return ctx.dev;
+  await ctx.dev.stop();
+  return startDev({
+    config: v.config,
+    stateDir: ctx.stateDir,
+    logFile: path.join(ctx.tmp, "baseline.log"),
+    port: ctx.dev.port,
+  });
+}
+
+async function closeServiceDev(ctx: Ctx, dev: Dev): Promise<void> {
+  if (dev === ctx.dev) return;
+  await dev.stop();
+  await ctx.dev.restart();
+}
 
 const P = QUICK
   ? {
@@ -107,7 +164,13 @@ const row = (r: LoadResult, floor: { rps: number; p50: number; p99: number }) =>
 
 // ───────────────────────────── 1. floor vs endpoints ─────────────────────────────
 
-async function endpointSet(ctx: Ctx, base: string, floorUrl: string, tag: string): Promise<void> {
+/** One service under test in a section: the current tree, or the `--baseline` ref's src/ beside it. */
+interface Opened {
+  base: string;
+  close(): Promise<void>;
+}
+
+async function endpointLoads(ctx: Ctx, base: string, suffix: string): Promise<LoadResult[]> {
   const c = P.connections;
   const s = P.seconds;
   const key = { "x-api-key": ctx.apiKey };
@@ -121,18 +184,12 @@ async function endpointSet(ctx: Ctx, base: string, floorUrl: string, tag: string
     const b = await api.must("POST", "/v1/challenges", { user_id: u.userId, ttl_seconds: 600 });
     ids.push(String(b.id));
   }
-  const floorBefore = await load({
-    label: `floor GET / (${tag})`,
-    url: `${floorUrl}/`,
-    connections: c,
-    seconds: s,
-  });
   let i = 0;
   const results: LoadResult[] = [];
-  results.push(await load({ label: "GET /", url: `${base}/`, connections: c, seconds: s }));
+  results.push(await load({ label: `GET /${suffix}`, url: `${base}/`, connections: c, seconds: s }));
   results.push(
     await load({
-      label: "GET /v1/challenges/{id}",
+      label: `GET /v1/challenges/{id}${suffix}`,
       url: `${base}/v1/challenges/${ids[0]}`,
       headers: key,
       next: () => ({ path: `/v1/challenges/${ids[i++ % ids.length]}` }),
@@ -141,11 +198,17 @@ async function endpointSet(ctx: Ctx, base: string, floorUrl: string, tag: string
     }),
   );
   results.push(
-    await load({ label: "GET /v1/audit", url: `${base}/v1/audit`, headers: key, connections: c, seconds: s }),
+    await load({
+      label: `GET /v1/audit${suffix}`,
+      url: `${base}/v1/audit`,
+      headers: key,
+      connections: c,
+      seconds: s,
+    }),
   );
   results.push(
     await load({
-      label: "GET /v1/device/challenges",
+      label: `GET /v1/device/challenges${suffix}`,
       url: `${base}/v1/device/challenges`,
       next: () => ({ headers: { authorization: `Bearer ${readUsers[i++ % readUsers.length]?.token}` } }),
       connections: c,
@@ -154,7 +217,7 @@ async function endpointSet(ctx: Ctx, base: string, floorUrl: string, tag: string
   );
   results.push(
     await load({
-      label: "POST /v1/challenges",
+      label: `POST /v1/challenges${suffix}`,
       url: `${base}/v1/challenges`,
       method: "POST",
       headers: { ...key, "content-type": "application/json" },
@@ -165,8 +228,40 @@ async function endpointSet(ctx: Ctx, base: string, floorUrl: string, tag: string
       seconds: s,
     }),
   );
-  // Its challenges (ttl 10 s) expire now: let their alarms run before the floor is measured again.
+  // The next variant's device lists should see the same one pending challenge per user, not two.
+  for (const id of ids) await api.call("DELETE", `/v1/challenges/${id}`);
+  // Its challenges (ttl 10 s) expire now: let their alarms run before anything else is measured.
   await sleep(P.settleMs);
+  return results;
+}
+
+async function endpointSet(
+  ctx: Ctx,
+  floorUrl: string,
+  tag: string,
+  open: (v: Variant) => Promise<Opened>,
+): Promise<void> {
+  const c = P.connections;
+  const s = P.seconds;
+  const floorBefore = await load({
+    label: `floor GET / (${tag})`,
+    url: `${floorUrl}/`,
+    connections: c,
+    seconds: s,
+  });
+  const results: LoadResult[] = [];
+  const posts: [Variant, LoadResult][] = [];
+  for (const v of variants) {
+    const service = await open(v);
+    try {
+      const rs = await endpointLoads(ctx, service.base, variants.length > 1 ? ` [${v.tag}]` : "");
+      results.push(...rs);
+      const post = rs[rs.length - 1];
+      if (post) posts.push([v, post]);
+    } finally {
+      await service.close();
+    }
+  }
   const floorAfter = await load({
     label: `floor GET / (${tag}, after)`,
     url: `${floorUrl}/`,
@@ -190,11 +285,10 @@ async function endpointSet(ctx: Ctx, base: string, floorUrl: string, tag: string
   out(row(floorBefore, floor));
   for (const r of results) out(row(r, floor));
   out(row(floorAfter, floor));
-  const post = results.find((r) => r.label === "POST /v1/challenges");
-  if (post) {
+  for (const [v, post] of posts) {
     out();
     out(
-      `Target (DESIGN §7): POST /v1/challenges ≥ 0.50 × floor throughput → ${fmt(post.rps / floor.rps, 2)} ` +
+      `Target (DESIGN §7)${variants.length > 1 ? ` [${v.tag}]` : ""}: POST /v1/challenges ≥ 0.50 × floor throughput → ${fmt(post.rps / floor.rps, 2)} ` +
         `(${post.rps / floor.rps >= 0.5 ? "met" : "missed"}); p99 ≤ 3 × floor p99 → ${fmt(post.p99 / Math.max(floor.p99, 1), 1)} × ` +
         `(${post.p99 <= 3 * Math.max(floor.p99, 1) ? "met" : "missed"}).`,
     );
@@ -210,17 +304,24 @@ async function endpoints(ctx: Ctx): Promise<void> {
   out(
     "Same load tool (autocannon, in this process), same concurrency and duration for every line. " +
       "`wrangler dev` = the real `wrangler dev` (its proxy Worker in front of the user Worker); " +
-      "`workerd direct` = the same code in Miniflare with no proxy (the service bundled by esbuild, same persisted state).",
+      "`workerd direct` = the same code in Miniflare with no proxy (the service bundled by esbuild, same persisted state)." +
+      (BASELINE
+        ? ` Each endpoint runs first on \`${BASELINE.ref}\` ([before]), then on this tree ([after]).`
+        : ""),
   );
-  await endpointSet(ctx, ctx.dev.baseUrl, ctx.floor.baseUrl, "wrangler dev");
+  await endpointSet(ctx, ctx.floor.baseUrl, "wrangler dev", async (v) => {
+    const dev = await serviceDev(ctx, v);
+    return { base: dev.baseUrl, close: async () => await closeServiceDev(ctx, dev) };
+  });
   // Direct: the service's wrangler dev must be down (one workerd per state directory).
   await ctx.dev.stop();
   const floorDirect = await startDirect("floor");
-  const serviceDirect = await startDirect("service", ctx.stateDir);
   try {
-    await endpointSet(ctx, serviceDirect.baseUrl, floorDirect.baseUrl, "workerd direct (Miniflare)");
+    await endpointSet(ctx, floorDirect.baseUrl, "workerd direct (Miniflare)", async (v) => {
+      const d = await startDirect("service", ctx.stateDir, v.root, v.tag);
+      return { base: d.baseUrl, close: () => d.stop() };
+    });
   } finally {
-    await serviceDirect.stop();
     await floorDirect.stop();
     await ctx.dev.restart();
   }
@@ -234,17 +335,37 @@ interface ProfTrace {
   steps: { what: string; ms: number }[];
 }
 
-/**
- * The real Worker with its bindings timed (bench/profile), on the same port and state, one request at
- * a time: how many D1 round trips, KV calls, DO hops and DO storage calls each route makes, and their time.
- */
-async function profile(ctx: Ctx): Promise<void> {
-  const config = path.join(REPO_ROOT, "bench", "out", "profile.wrangler.toml");
+/** Per route: requests, median in-Worker ms, and each call's count per request and median ms. */
+interface RouteProfile {
+  requests: number;
+  ms: number;
+  calls: Map<string, { perRequest: number; ms: number }>;
+}
+
+/** How many calls of a kind one request of a route makes, the answer-blocking ones only. */
+function countOf(r: RouteProfile, kind: (what: string) => boolean): number {
+  let n = 0;
+  for (const [what, c] of r.calls) if (kind(what) && !what.startsWith("after the answer")) n += c.perRequest;
+  return n;
+}
+const isD1 = (w: string) => /\bD1 (batch|all|first|run|raw)\b/.test(w);
+const isDoHop = (w: string) => /\bDO rpc\b/.test(w);
+const isKv = (w: string) => /\bKV\./.test(w);
+const isAfter = (w: string) => w.startsWith("after the answer") && (isD1(w) || isDoHop(w));
+
+/** One variant's profile: the real Worker with its bindings timed, on the service's port and state. */
+async function profileOne(ctx: Ctx, v: Variant): Promise<Map<string, RouteProfile>> {
+  const config = path.join(
+    REPO_ROOT,
+    "bench",
+    "out",
+    `profile-${v === CURRENT ? "current" : "baseline"}.wrangler.toml`,
+  );
   mkdirSync(path.dirname(config), { recursive: true });
   const main = readFileSync(path.join(REPO_ROOT, "wrangler.toml"), "utf8")
     .replace(/^name = .*$/m, 'name = "encrypxon-profile"')
-    .replace(/^main = .*$/m, 'main = "../profile/index.ts"')
-    .replace(/^migrations_dir = .*$/m, 'migrations_dir = "../../migrations"');
+    .replace(/^main = .*$/m, `main = "${path.join(v.root, "bench", "profile", "index.ts")}"`)
+    .replace(/^migrations_dir = .*$/m, `migrations_dir = "${path.join(REPO_ROOT, "migrations")}"`);
   writeFileSync(config, main);
   await ctx.dev.stop();
   const dev = await startDev({
@@ -262,37 +383,83 @@ async function profile(ctx: Ctx): Promise<void> {
       const c = await ctx.api.must("POST", "/v1/challenges", { user_id: user.userId, ttl_seconds: 30 });
       const id = String(c.id);
       await user.device.respond(id, "approve");
-      await ctx.api.must("GET", `/v1/challenges/${id}`);
+      // Resolved by now, so the long-poll answers at once: the calls it makes, without its wait.
+      await ctx.api.must("GET", `/v1/challenges/${id}?wait=5`);
       await ctx.api.must("GET", "/v1/audit");
+      // Calls the Worker left running after its answer (notify) land in their request's trace.
+      await sleep(20);
     }
     const traces = (await (await fetch(`${dev.baseUrl}/__profile`)).json()) as ProfTrace[];
     const byRoute = new Map<string, ProfTrace[]>();
     for (const t of traces) byRoute.set(t.route, [...(byRoute.get(t.route) ?? []), t]);
-    out();
-    out("## Where the time goes (one request at a time, bindings timed inside workerd)");
-    out();
-    out(
-      `bench/profile wraps src/index.ts's bindings (D1, KV, DO stubs, DO storage) with timers; ${n} sequential flows ` +
-        "(create, device list + answer, app read, audit page) under `wrangler dev`. Per route: median in-Worker time, then each " +
-        "call it makes: calls per request × median ms. Calls made inside the Durable Object are indented (›).",
-    );
-    out();
-    out("| route | requests | median ms in Worker | calls per request (× median ms) |");
-    out("|---|---:|---:|---|");
+    const profiles = new Map<string, RouteProfile>();
     for (const [route, ts] of byRoute) {
       const steps = new Map<string, number[]>();
       for (const t of ts) for (const s of t.steps) steps.set(s.what, [...(steps.get(s.what) ?? []), s.ms]);
-      const parts = [...steps].map(
-        ([what, ms]) =>
-          `${what.startsWith("DO storage") ? "› " : ""}${fmt(ms.length / ts.length, 1)}× ${what} (${fmt(summary(ms).p50, 1)})`,
-      );
-      out(
-        `| ${route} | ${ts.length} | ${fmt(summary(ts.map((t) => t.ms)).p50, 1)} | ${parts.join("<br>")} |`,
-      );
+      profiles.set(route, {
+        requests: ts.length,
+        ms: summary(ts.map((t) => t.ms)).p50,
+        calls: new Map(
+          [...steps].map(([what, ms]) => [what, { perRequest: ms.length / ts.length, ms: summary(ms).p50 }]),
+        ),
+      });
     }
+    return profiles;
   } finally {
     await dev.stop();
     await ctx.dev.restart();
+  }
+}
+
+/**
+ * The real Worker with its bindings timed (bench/profile), on the same port and state, one request at
+ * a time: how many D1 round trips, KV calls, DO hops and DO storage calls each route makes, and their time.
+ */
+async function profile(ctx: Ctx): Promise<void> {
+  const results: [Variant, Map<string, RouteProfile>][] = [];
+  for (const v of variants) results.push([v, await profileOne(ctx, v)]);
+  const n = P.profileFlows;
+  out();
+  out("## Where the time goes (one request at a time, bindings timed inside workerd)");
+  out();
+  out(
+    `bench/profile wraps src/index.ts's bindings (D1, KV, DO stubs, DO storage) with timers; ${n} sequential flows ` +
+      "(create, device list + answer, the app's long-poll read once resolved, audit page) under `wrangler dev`. " +
+      "Per route: median in-Worker time, then each call it makes: calls per request × median ms. Calls made inside " +
+      "a Durable Object are marked ›; calls still running after the answer went out (the notify hand-off, in " +
+      "waitUntil) are marked as such and not counted as round trips of the request." +
+      (BASELINE ? ` Each table is one build: \`${BASELINE.ref}\` ([before]) and this tree ([after]).` : ""),
+  );
+  if (results.length > 1) {
+    out();
+    out("Round trips each request waits for (before → after):");
+    out();
+    out("| route | D1 round trips | KV calls | DO hops | after the answer (D1 + DO) | median ms in Worker |");
+    out("|---|---:|---:|---:|---:|---:|");
+    const [before, after] = [results[0]?.[1], results[1]?.[1]];
+    for (const [route, a] of after ?? []) {
+      const b = before?.get(route);
+      const pair = (f: (r: RouteProfile) => number) => `${b ? fmt(f(b), 1) : "–"} → ${fmt(f(a), 1)}`;
+      out(
+        `| ${route} | ${pair((r) => countOf(r, isD1))} | ${pair((r) => countOf(r, isKv))} | ` +
+          `${pair((r) => countOf(r, isDoHop))} | ${pair((r) => [...r.calls].reduce((t, [w, c]) => t + (isAfter(w) ? c.perRequest : 0), 0))} | ` +
+          `${pair((r) => r.ms)} |`,
+      );
+    }
+  }
+  for (const [v, profiles] of results) {
+    out();
+    if (results.length > 1) out(`### [${v.tag}]`);
+    out();
+    out("| route | requests | median ms in Worker | calls per request (× median ms) |");
+    out("|---|---:|---:|---|");
+    for (const [route, r] of profiles) {
+      const parts = [...r.calls].map(
+        ([what, c]) =>
+          `${what.includes("DO storage") ? "› " : ""}${fmt(c.perRequest, 1)}× ${what} (${fmt(c.ms, 1)})`,
+      );
+      out(`| ${route} | ${r.requests} | ${fmt(r.ms, 1)} | ${parts.join("<br>")} |`);
+    }
   }
 }
 
@@ -384,38 +551,60 @@ async function roundTrip(ctx: Ctx): Promise<void> {
       `Each concurrent user has its own device and runs flows back to back; a level stops at ${P.rtFlows} flows or ${P.rtSeconds} s, whichever comes first.`,
   );
   out();
-  out(
-    "| concurrent users | flows | wall s | flows/s | p50 ms | p90 ms | p99 ms | max ms | create p50 | device p50 | errors |",
-  );
-  out("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-  for (const level of P.rtLevels) {
-    const users = ctx.users.slice(0, Math.min(level, ctx.users.length));
-    const flows: Flow[] = [];
-    let errors = 0;
-    let started = 0;
-    const t0 = performance.now();
-    const deadline = Date.now() + P.rtSeconds * 1000;
-    await Promise.all(
-      users.map(async (u) => {
-        while (started < P.rtFlows && Date.now() < deadline) {
-          started++;
-          try {
-            flows.push(await oneFlow(ctx.api, u));
-          } catch (err) {
-            errors++;
-            if (errors <= 3) console.error(err);
-          }
-        }
-      }),
-    );
-    const wall = (performance.now() - t0) / 1000;
-    const t = summary(flows.map((f) => f.total));
+  const tagged = variants.length > 1;
+  if (tagged) {
+    out();
     out(
-      `| ${users.length} | ${t.n} | ${fmt(wall)} | ${fmt(t.n / wall)} | ${fmt(t.p50)} | ${fmt(t.p90)} | ${fmt(t.p99)} | ${fmt(t.max)} | ` +
-        `${fmt(summary(flows.map((f) => f.create)).p50)} | ${fmt(summary(flows.map((f) => f.device)).p50)} | ${errors} |`,
+      `Each level runs first on \`${BASELINE?.ref}\` ([before]) then on this tree ([after]), both under \`wrangler dev\` on the same port and state.`,
     );
-    check(errors === 0, `round trip at ${users.length} users: every flow approved`);
   }
+  out();
+  out(
+    `| concurrent users |${tagged ? " build |" : ""} flows | wall s | flows/s | p50 ms | p90 ms | p99 ms | max ms | create p50 | device p50 | errors |`,
+  );
+  out(`|---:|${tagged ? "---|" : ""}---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`);
+  for (const level of P.rtLevels) {
+    for (const v of variants) {
+      const dev = await serviceDev(ctx, v);
+      try {
+        await roundTripLevel(ctx, level, tagged ? ` ${v.tag} |` : "");
+      } finally {
+        await closeServiceDev(ctx, dev);
+      }
+    }
+  }
+}
+
+async function roundTripLevel(ctx: Ctx, level: number, buildCell: string): Promise<void> {
+  const users = ctx.users.slice(0, Math.min(level, ctx.users.length));
+  const flows: Flow[] = [];
+  let errors = 0;
+  let started = 0;
+  const t0 = performance.now();
+  const deadline = Date.now() + P.rtSeconds * 1000;
+  await Promise.all(
+    users.map(async (u) => {
+      while (started < P.rtFlows && Date.now() < deadline) {
+        started++;
+        try {
+          flows.push(await oneFlow(ctx.api, u));
+        } catch (err) {
+          errors++;
+          if (errors <= 3) console.error(err);
+        }
+      }
+    }),
+  );
+  const wall = (performance.now() - t0) / 1000;
+  const t = summary(flows.map((f) => f.total));
+  out(
+    `| ${users.length} |${buildCell} ${t.n} | ${fmt(wall)} | ${fmt(t.n / wall)} | ${fmt(t.p50)} | ${fmt(t.p90)} | ${fmt(t.p99)} | ${fmt(t.max)} | ` +
+      `${fmt(summary(flows.map((f) => f.create)).p50)} | ${fmt(summary(flows.map((f) => f.device)).p50)} | ${errors} |`,
+  );
+  check(
+    errors === 0,
+    `round trip at ${users.length} users${buildCell ? ` [${buildCell.replace(" |", "").trim()}]` : ""}: every flow approved`,
+  );
 }
 
 // ───────────────────────────── 3. crypto ─────────────────────────────
@@ -1044,6 +1233,11 @@ async function main(): Promise<void> {
     );
     // Direct mode serves on another origin: the devices follow the base URL they enrolled with, so keep it.
     const ctx: Ctx = { tmp, stateDir, dev, floor, api, appId: app.app_id, apiKey: app.api_key, users, store };
+    if (BASELINE) {
+      const before = prepareBaseline(BASELINE.ref);
+      variants = [before, CURRENT];
+      out(`- baseline: \`${BASELINE.ref}\` (${before.tag}) against this tree, in the same run`);
+    }
     const sections: [string, (c: Ctx) => Promise<void>][] = [
       ["endpoints", endpoints],
       ["profile", profile],

@@ -137,9 +137,14 @@ export interface Direct {
 
 /**
  * The same Worker run by Miniflare (workerd) with no wrangler dev proxy in front: the floor from a
- * one-line script, the service from an esbuild bundle of src/index.ts on the same persisted state.
+ * one-line script, the service from an esbuild bundle of <root>/src/index.ts on the same persisted state.
  */
-export async function startDirect(kind: "floor" | "service", stateDir?: string): Promise<Direct> {
+export async function startDirect(
+  kind: "floor" | "service",
+  stateDir?: string,
+  root = REPO_ROOT,
+  tag = "",
+): Promise<Direct> {
   const { Miniflare } = await import("miniflare");
   const port = await freePort();
   const common = {
@@ -158,9 +163,9 @@ export async function startDirect(kind: "floor" | "service", stateDir?: string):
   } else {
     if (!stateDir) throw new Error("startDirect(service) needs the state directory");
     const esbuild = await import("esbuild");
-    const out = path.join(stateDir, "..", "bundle", "index.js");
+    const out = path.join(stateDir, "..", `bundle${tag.replace(/[^a-z0-9]+/gi, "-")}`, "index.js");
     await esbuild.build({
-      entryPoints: [path.join(REPO_ROOT, "src", "index.ts")],
+      entryPoints: [path.join(root, "src", "index.ts")],
       bundle: true,
       format: "esm",
       platform: "neutral",

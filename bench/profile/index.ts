@@ -1,5 +1,5 @@
 // src/index.ts with its bindings wrapped (config: generated from ../../wrangler.toml by run.ts): every D1 call, KV call, Durable Object RPC and DO storage call
-// is timed and counted. Requests must come one at a time (the trace is module-global); the Worker and its
+// is timed and counted (the notify hops to DEVICE_CHANNELS too, which run after the answer). Requests must come one at a time (the trace is module-global); the Worker and its
 // objects share one isolate under `wrangler dev`, so the object's calls land in the same trace.
 // GET /__profile answers the traces recorded since the last call and forgets them.
 import { ChallengeObject as Real } from "../../src/durable/challenge";
@@ -22,12 +22,17 @@ interface Trace {
 let current: Step[] = [];
 let traces: Trace[] = [];
 
+/** Traces whose answer has gone out: calls still landing in them ran in waitUntil, after the answer. */
+const answered = new WeakSet<Step[]>();
+
 async function timed<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  const into = current;
   const t0 = performance.now();
   try {
     return await fn();
   } finally {
-    current.push({ what, ms: performance.now() - t0 });
+    const ms = performance.now() - t0;
+    into.push({ what: answered.has(into) ? `after the answer: ${what}` : what, ms });
   }
 }
 
@@ -89,7 +94,7 @@ function wrapMethods<T extends object>(obj: T, label: string, methods: string[])
   });
 }
 
-function wrapNamespace(ns: DurableObjectNamespace): DurableObjectNamespace {
+function wrapNamespace(ns: DurableObjectNamespace, label: string): DurableObjectNamespace {
   return new Proxy(ns, {
     get(target, prop) {
       const value = Reflect.get(target, prop);
@@ -101,7 +106,7 @@ function wrapNamespace(ns: DurableObjectNamespace): DurableObjectNamespace {
               const fn = s[m as string];
               if (typeof m !== "string" || typeof fn !== "function" || m === "fetch") return fn;
               return (...a: unknown[]) =>
-                timed(`DO rpc ${m}`, () => Reflect.apply(fn, s, a) as Promise<unknown>);
+                timed(`DO rpc ${label}.${m}`, () => Reflect.apply(fn, s, a) as Promise<unknown>);
             },
           });
         };
@@ -116,7 +121,8 @@ function wrapEnv(env: Env): Env {
     ...env,
     DB: wrapDb(env.DB),
     API_KEYS: wrapMethods(env.API_KEYS, "KV", ["get", "put", "delete"]),
-    CHALLENGES: wrapNamespace(env.CHALLENGES as unknown as DurableObjectNamespace),
+    CHALLENGES: wrapNamespace(env.CHALLENGES as unknown as DurableObjectNamespace, "challenge"),
+    DEVICE_CHANNELS: wrapNamespace(env.DEVICE_CHANNELS as unknown as DurableObjectNamespace, "channel"),
   } as unknown as Env;
 }
 
@@ -153,12 +159,14 @@ export default {
     }
     current = [];
     const t0 = performance.now();
+    const steps = current;
     const res = await worker.fetch(request, wrapEnv(env), ctx);
     const body = await res.arrayBuffer();
+    answered.add(steps);
     traces.push({
       route: `${request.method} ${url.pathname.replace(/(chl|dev|enr)_[0-9a-z]{26}/g, "{id}")}`,
       ms: performance.now() - t0,
-      steps: current,
+      steps,
     });
     return new Response(body, res);
   },

@@ -7,15 +7,26 @@ const TOKEN_SHAPE = /^edt_[A-Za-z0-9_-]{43}$/;
 
 /** Resolves the calling device from `Authorization: Bearer <device token>`; only active devices pass. */
 export async function authenticateDevice(request: Request, env: Env): Promise<DeviceRow> {
-  const header = request.headers.get("authorization") ?? "";
-  const match = /^Bearer\s+(\S+)$/i.exec(header);
-  return deviceForToken(match?.[1], env);
+  return deviceForToken(bearer(request), env);
+}
+
+/** The hash a device token is stored under, from `Authorization: Bearer …`; 401 when it cannot be one. */
+export async function deviceTokenHash(request: Request): Promise<string> {
+  return tokenHash(bearer(request));
+}
+
+function bearer(request: Request): string | undefined {
+  return /^Bearer\s+(\S+)$/i.exec(request.headers.get("authorization") ?? "")?.[1];
+}
+
+async function tokenHash(token: string | undefined): Promise<string> {
+  if (!token || !TOKEN_SHAPE.test(token)) throw deviceUnauthorized();
+  return sha256Hex(token);
 }
 
 /** The active device a token belongs to, or the one 401 for every kind of bad token. */
 export async function deviceForToken(token: string | undefined, env: Env): Promise<DeviceRow> {
-  if (!token || !TOKEN_SHAPE.test(token)) throw deviceUnauthorized();
-  const device = await deviceByTokenHash(env.DB, await sha256Hex(token));
+  const device = await deviceByTokenHash(env.DB, await tokenHash(token));
   if (!device) throw deviceUnauthorized();
   return device;
 }

@@ -1,3 +1,5 @@
+import type { DeviceRow } from "./devices";
+
 export type ChallengeStatus = "pending" | "approved" | "denied" | "expired" | "cancelled" | "failed";
 
 export interface ChallengeRow {
@@ -34,6 +36,9 @@ export interface PendingDelivery {
   number_matching: number;
 }
 
+/** The columns of a PendingDelivery, for every query that lists them. */
+const PENDING_COLUMNS = "c.id, c.context, c.created_at, c.expires_at, d.ciphertext, c.number_matching";
+
 /** What a device may still answer: pending, unexpired, and encrypted to this very device. */
 export async function pendingForDevice(
   db: D1Database,
@@ -43,7 +48,7 @@ export async function pendingForDevice(
 ): Promise<PendingDelivery[]> {
   const { results } = await db
     .prepare(
-      `SELECT c.id, c.context, c.created_at, c.expires_at, d.ciphertext, c.number_matching
+      `SELECT ${PENDING_COLUMNS}
        FROM challenge_deliveries d JOIN challenges c ON c.id = d.challenge_id
        WHERE d.device_id = ?1 AND c.app_id = ?2 AND c.status = 'pending' AND c.expires_at > ?3
        ORDER BY c.created_at`,
@@ -51,6 +56,34 @@ export async function pendingForDevice(
     .bind(deviceId, appId, now)
     .all<PendingDelivery>();
   return results;
+}
+
+/**
+ * The active device a token hash names and what it may still answer, in one D1 round trip: a read-only
+ * batch (one transaction, so both statements see the same state). The pending list is scoped by that
+ * device's own id and application, through the same index walk as pendingForDevice.
+ */
+export async function deviceAndPendingByTokenHash(
+  db: D1Database,
+  tokenHash: string,
+  now: number,
+): Promise<{ device: DeviceRow; pending: PendingDelivery[] } | null> {
+  const [devices, pending] = await db.batch([
+    db.prepare("SELECT * FROM devices WHERE token_hash = ?1 AND status = 'active'").bind(tokenHash),
+    db
+      .prepare(
+        `SELECT ${PENDING_COLUMNS}
+         FROM devices dv
+         JOIN challenges c ON c.app_id = dv.app_id AND c.status = 'pending' AND c.expires_at > ?2
+         JOIN challenge_deliveries d ON d.challenge_id = c.id AND d.device_id = dv.id
+         WHERE dv.token_hash = ?1 AND dv.status = 'active'
+         ORDER BY c.created_at`,
+      )
+      .bind(tokenHash, now),
+  ]);
+  const device = (devices?.results[0] as DeviceRow | undefined) ?? null;
+  if (!device) return null;
+  return { device, pending: (pending?.results ?? []) as PendingDelivery[] };
 }
 
 /**

@@ -41,19 +41,13 @@ export async function deviceForApp(db: D1Database, appId: string, id: string): P
     .first<DeviceSummary>();
 }
 
-/** A user's devices that have proved possession of their key and not been revoked. */
-export async function activeDevicesOfUser(
-  db: D1Database,
-  appId: string,
-  userId: string,
-): Promise<DeviceRow[]> {
-  const { results } = await db
+/** A user's devices that have proved possession of their key and not been revoked (rows: DeviceRow). */
+export function activeDevicesOfUserQuery(db: D1Database, appId: string, userId: string): D1PreparedStatement {
+  return db
     .prepare(
       "SELECT * FROM devices WHERE app_id = ?1 AND user_id = ?2 AND status = 'active' ORDER BY created_at",
     )
-    .bind(appId, userId)
-    .all<DeviceRow>();
-  return results;
+    .bind(appId, userId);
 }
 
 export async function devicesOfUser(db: D1Database, appId: string, userId: string): Promise<DeviceSummary[]> {

@@ -5,12 +5,14 @@ export interface SettingsRow {
   updated_at: number;
 }
 
+/** The application's stored settings document (rows: at most one SettingsRow). */
+export function settingsQuery(db: D1Database, appId: string): D1PreparedStatement {
+  return db.prepare("SELECT settings, updated_at FROM app_settings WHERE app_id = ?1").bind(appId);
+}
+
 /** The application's stored settings document, if it ever changed one. */
 export async function settingsOf(db: D1Database, appId: string): Promise<SettingsRow | null> {
-  return db
-    .prepare("SELECT settings, updated_at FROM app_settings WHERE app_id = ?1")
-    .bind(appId)
-    .first<SettingsRow>();
+  return settingsQuery(db, appId).first<SettingsRow>();
 }
 
 /**

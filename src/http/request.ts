@@ -35,3 +35,15 @@ export function pathText(request: IRequest, name: string): string {
 export function publicOrigin(request: Request, env: Env): string {
   return env.PUBLIC_URL ? env.PUBLIC_URL.replace(/\/+$/, "") : new URL(request.url).origin;
 }
+
+/**
+ * Runs two independent steps at once (authentication and reading the body) and answers as if they had
+ * run in order: when both fail, the first one's error is the one thrown (a bad credential is a 401
+ * whatever the body).
+ */
+export async function concurrently<A, B>(first: Promise<A>, second: Promise<B>): Promise<[A, B]> {
+  const [a, b] = await Promise.allSettled([first, second]);
+  if (a.status === "rejected") throw a.reason;
+  if (b.status === "rejected") throw b.reason;
+  return [a.value, b.value];
+}

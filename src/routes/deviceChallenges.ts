@@ -1,17 +1,19 @@
-import { authenticateDevice } from "../auth/deviceToken";
+import { authenticateDevice, deviceTokenHash } from "../auth/deviceToken";
 import { auditIfChanged } from "../db/audit";
-import { pendingForDevice } from "../db/challenges";
+import { deviceAndPendingByTokenHash } from "../db/challenges";
 import { disconnectDevice } from "../durable/notify";
 import { iso, json, readJson } from "../http/body";
 import { conflict, deviceUnauthorized, notFound, Problem } from "../http/problem";
-import { clientIp, type Handler, pathId } from "../http/request";
+import { clientIp, concurrently, type Handler, pathId } from "../http/request";
 import { deviceResponse } from "../schemas";
 import { challengeJson } from "./views";
 
 /** Pending challenges for the calling device, each with the ciphertext made for its key. */
 export const list: Handler = async (request, env) => {
-  const device = await authenticateDevice(request, env);
-  const rows = await pendingForDevice(env.DB, device.app_id, device.id, Date.now());
+  // Authentication and the list in one D1 round trip.
+  const found = await deviceAndPendingByTokenHash(env.DB, await deviceTokenHash(request), Date.now());
+  if (!found) throw deviceUnauthorized();
+  const { device, pending: rows } = found;
   return json({
     object: "list",
     data: rows.map((r) => ({
@@ -29,9 +31,12 @@ export const list: Handler = async (request, env) => {
 };
 
 export const respond: Handler = async (request, env) => {
-  const device = await authenticateDevice(request, env);
-  const id = pathId(request, "id", "chl", "challenge");
-  const body = await readJson(request, deviceResponse);
+  const answer = async () => ({
+    id: pathId(request, "id", "chl", "challenge"),
+    body: await readJson(request, deviceResponse),
+  });
+  // The token lookup (D1) while the body is read; a bad token is still a 401 whatever the path or body.
+  const [device, { id, body }] = await concurrently(authenticateDevice(request, env), answer());
   const stub = env.CHALLENGES.get(env.CHALLENGES.idFromName(id));
   const result = await stub.respond({
     appId: device.app_id,
