@@ -8,7 +8,13 @@ export default defineConfig({
   plugins: [
     cloudflareTest({
       wrangler: { configPath: "./wrangler.toml" },
-      miniflare: { bindings: { TEST_MIGRATIONS: migrations } },
+      miniflare: {
+        // WEBHOOK_KEY is a Worker secret in production; tests get a fixed one.
+        bindings: {
+          TEST_MIGRATIONS: migrations,
+          WEBHOOK_KEY: "test-webhook-key-0123456789abcdef0123456789abcdef",
+        },
+      },
     }),
   ],
   test: {

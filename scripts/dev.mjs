@@ -5,6 +5,7 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { ensureDemoKey } from "./lib/demo.mjs";
+import { ensureDevSecrets } from "./lib/devvars.mjs";
 import {
   ensureMigrations,
   makeTarget,
@@ -121,6 +122,8 @@ async function main() {
   process.stdout.write("Applying local D1 migrations and preparing the demo API key…\n");
   await ensureMigrations(target);
   const demo = await ensureDemoKey(target);
+  // Worker secrets wrangler dev reads from .dev.vars (in production: `wrangler secret put`).
+  await ensureDevSecrets(target.config, ["WEBHOOK_KEY"]);
 
   // Its own process group, so one signal reaches wrangler, its inner node process and workerd, and no
   // terminal Ctrl-C reaches them twice. stdin stays with us: wrangler runs without its hotkeys.

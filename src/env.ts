@@ -1,6 +1,7 @@
 import type { ChallengeObject } from "./durable/challenge";
 import type { DeviceChannel } from "./durable/channel";
 import type { EnrollmentWaiter } from "./durable/enrollmentWaiter";
+import type { WebhookDispatcher } from "./durable/webhookDispatcher";
 
 /** Bindings declared in wrangler.toml. */
 export interface Env {
@@ -9,6 +10,14 @@ export interface Env {
   CHALLENGES: DurableObjectNamespace<ChallengeObject>;
   DEVICE_CHANNELS: DurableObjectNamespace<DeviceChannel>;
   ENROLLMENT_WAITERS: DurableObjectNamespace<EnrollmentWaiter>;
+  WEBHOOKS: DurableObjectNamespace<WebhookDispatcher>;
+  /**
+   * Worker secret (`wrangler secret put WEBHOOK_KEY`, any long random string) under which webhook signing
+   * secrets are stored encrypted. Without it webhooks cannot be registered.
+   */
+  WEBHOOK_KEY?: string;
+  /** First retry delay of a failed webhook delivery in ms (doubling after each failure); default 30 s. */
+  WEBHOOK_RETRY_BASE_MS?: string;
   /** Public origin for QR codes; empty means the origin of the incoming request. */
   PUBLIC_URL?: string;
 }

@@ -13,10 +13,12 @@ import * as deviceEnrollment from "./routes/deviceEnrollment";
 import * as devices from "./routes/devices";
 import * as enrollments from "./routes/enrollments";
 import * as settings from "./routes/settings";
+import * as webhooks from "./routes/webhooks";
 
 export { ChallengeObject } from "./durable/challenge";
 export { DeviceChannel } from "./durable/channel";
 export { EnrollmentWaiter } from "./durable/enrollmentWaiter";
+export { WebhookDispatcher } from "./durable/webhookDispatcher";
 
 /** The API: every route, in one table that the router, the OpenAPI description and the tests read. */
 export const routes: [method: string, path: string, handler: Handler][] = [
@@ -34,6 +36,14 @@ export const routes: [method: string, path: string, handler: Handler][] = [
   ["GET", "/v1/audit", audit.list],
   ["GET", "/v1/settings", settings.get],
   ["PATCH", "/v1/settings", settings.update],
+  // The delivery log first: "deliveries" would otherwise be taken for an endpoint id.
+  ["GET", "/v1/webhooks/deliveries", webhooks.deliveries],
+  ["POST", "/v1/webhooks/deliveries/:id/resend", webhooks.resend],
+  ["POST", "/v1/webhooks", webhooks.create],
+  ["GET", "/v1/webhooks", webhooks.list],
+  ["GET", "/v1/webhooks/:id", webhooks.get],
+  ["DELETE", "/v1/webhooks/:id", webhooks.remove],
+  ["POST", "/v1/webhooks/:id/rotate-secret", webhooks.rotateSecret],
   ["POST", "/v1/device/enroll", deviceEnrollment.enroll],
   ["POST", "/v1/device/activate", deviceEnrollment.activate],
   ["GET", "/v1/device/challenges", deviceChallenges.list],

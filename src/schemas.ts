@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { KEY_FORMATS } from "./crypto/keys";
 import { MAX_WAIT_SECONDS } from "./http/request";
+import { WEBHOOK_EVENT_TYPES } from "./webhooks/types";
 
 // Friendlier wording for the commonest mistakes; every other message is zod's own.
 z.config({
@@ -96,6 +97,57 @@ export const auditQuery = z.object({
   outcome: z.string().max(32).optional(),
   since: timestamp.optional(),
   until: timestamp.optional(),
+  limit: queryInt(1, 200).optional(),
+  cursor: z.string().max(64).optional(),
+});
+
+// Loopback is the one place plain http is allowed: a receiver on the developer's own machine. Anywhere
+// else the signed events (who approved what, when) would cross the network in clear.
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;
+
+export const webhookUrl = z
+  .string()
+  .max(2048, "must be at most 2048 characters")
+  .refine((v) => URL.canParse(v), "must be an absolute URL")
+  .superRefine((v, ctx) => {
+    if (!URL.canParse(v)) return;
+    const url = new URL(v);
+    if (url.protocol !== "https:" && !(url.protocol === "http:" && LOOPBACK.test(url.hostname))) {
+      ctx.addIssue({ code: "custom", message: "must use https (plain http only to localhost)" });
+    }
+    if (url.username || url.password) {
+      ctx.addIssue({ code: "custom", message: "must not carry credentials; verify the signature instead" });
+    }
+    if (url.hash) ctx.addIssue({ code: "custom", message: "must not have a #fragment" });
+  });
+
+export const webhookEventTypes = z
+  .array(z.enum(WEBHOOK_EVENT_TYPES))
+  .min(1, "must list at least one event type (omit it for all)")
+  .max(WEBHOOK_EVENT_TYPES.length)
+  .refine((v) => new Set(v).size === v.length, "must not repeat an event type");
+
+export const createWebhook = z.strictObject({
+  url: webhookUrl,
+  description: printable(200).optional(),
+  /** Omitted: every event type, including ones added later. */
+  events: webhookEventTypes.optional(),
+});
+
+export const rotateWebhookSecret = z.strictObject({
+  /** How long the previous secret keeps signing alongside the new one (0 = stop at once). */
+  previous_secret_expires_in_seconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 24 * 3600)
+    .optional(),
+});
+
+export const webhookDeliveriesQuery = z.object({
+  endpoint_id: z.string().max(64).optional(),
+  event_id: z.string().max(64).optional(),
+  status: z.enum(["pending", "succeeded", "failed", "cancelled"]).optional(),
   limit: queryInt(1, 200).optional(),
   cursor: z.string().max(64).optional(),
 });

@@ -6,7 +6,7 @@ export function randomBytes(n: number): Uint8Array<ArrayBuffer> {
   return crypto.getRandomValues(new Uint8Array(n));
 }
 
-export type IdPrefix = "enr" | "dev" | "chl" | "evt" | "app" | "key";
+export type IdPrefix = "enr" | "dev" | "chl" | "evt" | "app" | "key" | "whk" | "wev";
 
 // Crockford base32, lowercase: no i, l, o, u, so ids survive being read aloud or retyped.
 const CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz";

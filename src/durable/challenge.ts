@@ -4,6 +4,8 @@ import { sha256, timingSafeEqual } from "../crypto/hash";
 import { auditIfChanged, auditInsert } from "../db/audit";
 import type { ChallengeStatus } from "../db/challenges";
 import type { Env } from "../env";
+import { challengeJson } from "../routes/views";
+import { kickWebhooks, queueWebhookEvent } from "../webhooks/events";
 import { notifyDevices } from "./notify";
 
 /** Wrong answers a challenge tolerates before it fails for good. */
@@ -323,7 +325,22 @@ export class ChallengeObject extends DurableObject<Env> {
   ): Promise<boolean> {
     let at = Date.now();
     const db = this.env.DB;
-    const [update] = await db.batch([
+    const event = queueWebhookEvent(
+      db,
+      state.appId,
+      `challenge.${status}`,
+      {
+        challenge: challengeJson({
+          ...view(state),
+          status,
+          resolvedAt: at,
+          deviceId: by.deviceId,
+          reason: by.reason,
+        }),
+      },
+      at,
+    );
+    const [update, , stored] = await db.batch([
       db
         .prepare(
           `UPDATE challenges SET status = ?1, resolved_at = ?2, device_id = ?3, reason = ?4
@@ -344,6 +361,7 @@ export class ChallengeObject extends DurableObject<Env> {
           : { wrong_answers: state.wrongAnswers },
         at,
       }),
+      ...event.statements,
     ]);
     if (update?.meta.changes !== 1) {
       const row = await db
@@ -377,6 +395,7 @@ export class ChallengeObject extends DurableObject<Env> {
     await this.ctx.storage.put(STATE_KEY, state);
     await this.ctx.storage.setAlarm(at + RETAIN_AFTER_RESOLUTION_MS);
     for (const wake of [...this.#waiters]) wake();
+    if (stored?.meta.changes === 1) this.ctx.waitUntil(kickWebhooks(this.env, state.appId));
     // Every device it was sent to learns it is closed: "answered on another device", cancelled, expired.
     const closed = { id: state.id, status, decidedBy: by.deviceId };
     this.ctx.waitUntil(

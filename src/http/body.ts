@@ -100,3 +100,19 @@ export function json(data: unknown, status = 200, headers: Record<string, string
 
 export const iso = (ms: number | null | undefined): string | null =>
   ms === null || ms === undefined ? null : new Date(ms).toISOString();
+
+/**
+ * A page of a keyset-paginated list, from one row more than `limit` (which tells whether another page
+ * exists without a COUNT). The cursor is the public id of the page's last row.
+ */
+export function listPage<R extends { id: string }, T>(rows: R[], limit: number, render: (row: R) => T) {
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  const more = rows.length > limit;
+  return {
+    object: "list",
+    data: page.map(render),
+    has_more: more,
+    next_cursor: more && last ? last.id : null,
+  };
+}

@@ -124,6 +124,67 @@ export const OPERATIONS: Record<string, Operation> = {
     body: settingsPatch,
     responses: { 200: ["The effective settings", res.settings] },
   },
+  "GET /v1/webhooks/deliveries": {
+    summary: "List webhook deliveries",
+    description:
+      "The delivery log, newest first: one entry per event and endpoint (and per re-send), with its attempts and last outcome. Pass `next_cursor` as `cursor` for the next page.",
+    tag: "Webhooks",
+    auth: "app",
+    query: req.webhookDeliveriesQuery,
+    responses: { 200: ["A page of deliveries", res.webhookDeliveryPage] },
+  },
+  "POST /v1/webhooks/deliveries/:id/resend": {
+    summary: "Re-send a webhook event",
+    description: "Sends the delivery's event again to the same endpoint, as a new delivery (`resent_from`).",
+    tag: "Webhooks",
+    auth: "app",
+    responses: {
+      202: ["Queued", res.webhookDelivery],
+      404: ["not-found", res.problem],
+      409: ["webhook-disabled: the endpoint was deleted", res.problem],
+    },
+  },
+  "POST /v1/webhooks": {
+    summary: "Register a webhook endpoint",
+    description:
+      "Events (`challenge.approved|denied|expired|cancelled|failed`, `enrollment.completed`) are POSTed to `url`, signed in `Encrypxon-Signature`; retried with exponential backoff for about 8.5 hours. The signing `secret` appears in this response only. At most 5 active endpoints per application.",
+    tag: "Webhooks",
+    auth: "app",
+    body: req.createWebhook,
+    responses: {
+      201: ["Created", res.webhookEndpointWithSecret],
+      409: ["webhook-limit", res.problem],
+      503: ["webhooks-not-configured: the deployment has no WEBHOOK_KEY", res.problem],
+    },
+  },
+  "GET /v1/webhooks": {
+    summary: "List webhook endpoints",
+    tag: "Webhooks",
+    auth: "app",
+    responses: { 200: ["The endpoints", res.webhookEndpointList] },
+  },
+  "GET /v1/webhooks/:id": {
+    summary: "Get a webhook endpoint",
+    tag: "Webhooks",
+    auth: "app",
+    responses: { 200: ["The endpoint", res.webhookEndpoint] },
+  },
+  "DELETE /v1/webhooks/:id": {
+    summary: "Delete a webhook endpoint",
+    description: "It stops receiving events at once; its pending deliveries are cancelled; its log stays.",
+    tag: "Webhooks",
+    auth: "app",
+    responses: { 200: ["Disabled", res.webhookEndpoint], 409: ["webhook-disabled", res.problem] },
+  },
+  "POST /v1/webhooks/:id/rotate-secret": {
+    summary: "Rotate a webhook endpoint's signing secret",
+    description:
+      "Returns the new `secret`. The previous one keeps signing alongside it (a second `v1=` entry) for `previous_secret_expires_in_seconds` (default 86400, 0 = stop at once).",
+    tag: "Webhooks",
+    auth: "app",
+    body: req.rotateWebhookSecret,
+    responses: { 200: ["Rotated", res.webhookEndpointWithSecret], 409: ["webhook-disabled", res.problem] },
+  },
   "POST /v1/device/enroll": {
     summary: "Device: register a public key with an enrollment code",
     tag: "Device",

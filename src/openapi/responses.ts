@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { settingsSchema } from "../abuse/settings";
 import { challengeContext } from "../schemas";
+import { WEBHOOK_EVENT_TYPES } from "../webhooks/types";
 
 const ts = z.iso.datetime().describe("ISO-8601 UTC");
 const nullableTs = ts.nullable();
@@ -125,6 +126,51 @@ export const deviceChallengeList = z.object({
       expires_at: ts,
     }),
   ),
+});
+
+export const webhookEndpoint = z.object({
+  id: id("whk"),
+  object: z.literal("webhook_endpoint"),
+  url: z.string(),
+  description: z.string().nullable(),
+  events: z.array(z.enum(WEBHOOK_EVENT_TYPES)).nullable().describe("null: every event type"),
+  status: z.enum(["active", "disabled"]),
+  previous_secret_expires_at: nullableTs.describe("after a rotation: until when the old secret signs too"),
+  created_at: ts,
+  disabled_at: nullableTs,
+});
+
+export const webhookEndpointWithSecret = webhookEndpoint.extend({
+  secret: z.string().describe("whsec_…: the signing secret, shown in this response only"),
+});
+
+export const webhookEndpointList = z.object({ object: z.literal("list"), data: z.array(webhookEndpoint) });
+
+export const webhookDelivery = z.object({
+  id: z
+    .string()
+    .regex(/^whd_[0-9a-f]{32}$/)
+    .describe("whd_…"),
+  object: z.literal("webhook_delivery"),
+  endpoint_id: id("whk"),
+  event_id: id("wev"),
+  event_type: z.enum(WEBHOOK_EVENT_TYPES),
+  status: z.enum(["pending", "succeeded", "failed", "cancelled"]),
+  attempts: z.number().int(),
+  next_attempt_at: nullableTs.describe("while pending: when the next attempt is due"),
+  last_attempt_at: nullableTs,
+  last_status_code: z.number().int().nullable().describe("the receiver's HTTP status"),
+  last_error: z.string().nullable().describe("why there was no HTTP answer (timeout, could not connect)"),
+  delivered_at: nullableTs,
+  resent_from: z.string().nullable().describe("the delivery this one re-sends"),
+  created_at: ts,
+});
+
+export const webhookDeliveryPage = z.object({
+  object: z.literal("list"),
+  data: z.array(webhookDelivery),
+  has_more: z.boolean(),
+  next_cursor: z.string().nullable().describe("pass as cursor for the next page"),
 });
 
 export const problem = z

@@ -108,7 +108,11 @@ export function buildSpec(routes: readonly RouteLike[]): Json {
         "Push-based two-factor authentication. Application calls carry `X-API-Key`; device calls carry `Authorization: Bearer <device token>`. See docs/api.md for the walk-through.",
     },
     servers: [{ url: "http://127.0.0.1:8787", description: "npm run dev" }],
-    tags: ["Enrollments", "Devices", "Challenges", "Audit", "Device", "Meta"].map((name) => ({ name })),
+    tags: ["Enrollments", "Devices", "Challenges", "Audit", "Settings", "Webhooks", "Device", "Meta"].map(
+      (name) => ({
+        name,
+      }),
+    ),
     paths,
     components: {
       securitySchemes: {

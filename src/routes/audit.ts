@@ -1,6 +1,6 @@
 import { authenticateApp } from "../auth/apiKey";
 import { listAudit } from "../db/audit";
-import { json, readQuery } from "../http/body";
+import { json, listPage, readQuery } from "../http/body";
 import { badRequest } from "../http/problem";
 import type { Handler } from "../http/request";
 import { auditQuery } from "../schemas";
@@ -29,12 +29,5 @@ export const list: Handler = async (request, env) => {
     afterEventId: q.cursor ? checkCursor(q.cursor) : undefined,
     limit: limit + 1,
   });
-  const page = rows.slice(0, limit);
-  const last = page[page.length - 1];
-  return json({
-    object: "list",
-    data: page.map(auditJson),
-    has_more: rows.length > limit,
-    next_cursor: rows.length > limit && last ? last.id : null,
-  });
+  return json(listPage(rows, limit, auditJson));
 };

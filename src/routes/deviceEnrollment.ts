@@ -8,10 +8,12 @@ import { auditIfChanged } from "../db/audit";
 import { deviceById } from "../db/devices";
 import { enrollmentByCodeHash } from "../db/enrollments";
 import { wakeEnrollment } from "../durable/enrollmentWaiter";
-import { json, readJson } from "../http/body";
+import { iso, json, readJson } from "../http/body";
 import { badRequest, conflict, Problem } from "../http/problem";
 import { clientIp, type Handler } from "../http/request";
 import { deviceActivate, deviceEnroll } from "../schemas";
+import { kickWebhooks, queueWebhookEvent } from "../webhooks/events";
+import { deviceJson } from "./views";
 
 /** Time a device has, after claiming a code, to prove it holds the private key. */
 export const ACTIVATION_WINDOW_MS = 5 * 60 * 1000;
@@ -129,7 +131,24 @@ export const activate: Handler = async (request, env, ctx) => {
   if (device.status !== "pending" || now >= device.activate_by) throw activationRefused();
 
   const db = env.DB;
-  const [update] = await db.batch([
+  const event = queueWebhookEvent(
+    db,
+    device.app_id,
+    "enrollment.completed",
+    {
+      enrollment: {
+        id: device.enrollment_id,
+        object: "enrollment",
+        user_id: device.user_id,
+        status: "completed",
+        device_id: device.id,
+        completed_at: iso(now),
+      },
+      device: deviceJson({ ...device, status: "active", activated_at: now }),
+    },
+    now,
+  );
+  const [update, , , , stored] = await db.batch([
     db
       .prepare(
         `UPDATE devices SET status = 'active', activated_at = ?2
@@ -165,9 +184,11 @@ export const activate: Handler = async (request, env, ctx) => {
       ip: clientIp(request),
       at: now,
     }),
+    ...event.statements,
   ]);
   if (update?.meta.changes !== 1) throw activationRefused();
   ctx.waitUntil(wakeEnrollment(env, device.enrollment_id));
+  if (stored?.meta.changes === 1) ctx.waitUntil(kickWebhooks(env, device.app_id));
   return json({
     device_id: device.id,
     status: "active",

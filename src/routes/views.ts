@@ -2,6 +2,7 @@ import type { AuditRow } from "../db/audit";
 import type { ChallengeRow } from "../db/challenges";
 import type { DeviceSummary } from "../db/devices";
 import { type EnrollmentRow, enrollmentStatus } from "../db/enrollments";
+import type { WebhookDeliveryRow, WebhookEndpointRow } from "../db/webhooks";
 import type { ChallengeView } from "../durable/challenge";
 import { iso } from "../http/body";
 
@@ -82,6 +83,41 @@ export function auditJson(row: AuditRow) {
     challenge_id: row.challenge_id,
     ip: row.ip,
     detail: row.detail ? (JSON.parse(row.detail) as Record<string, unknown>) : null,
+    created_at: iso(row.created_at),
+  };
+}
+
+export function webhookEndpointJson(row: WebhookEndpointRow) {
+  const previousValid =
+    row.previous_secret_expires_at !== null && row.previous_secret_expires_at > Date.now();
+  return {
+    id: row.id,
+    object: "webhook_endpoint",
+    url: row.url,
+    description: row.description,
+    events: row.events ? (JSON.parse(row.events) as string[]) : null,
+    status: row.status,
+    previous_secret_expires_at: previousValid ? iso(row.previous_secret_expires_at) : null,
+    created_at: iso(row.created_at),
+    disabled_at: iso(row.disabled_at),
+  };
+}
+
+export function webhookDeliveryJson(row: WebhookDeliveryRow) {
+  return {
+    id: row.id,
+    object: "webhook_delivery",
+    endpoint_id: row.endpoint_id,
+    event_id: row.event_id,
+    event_type: row.event_type,
+    status: row.status,
+    attempts: row.attempts,
+    next_attempt_at: iso(row.next_attempt_at),
+    last_attempt_at: iso(row.last_attempt_at),
+    last_status_code: row.last_status_code,
+    last_error: row.last_error,
+    delivered_at: iso(row.delivered_at),
+    resent_from: row.resent_from,
     created_at: iso(row.created_at),
   };
 }

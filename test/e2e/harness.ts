@@ -3,6 +3,7 @@
 // process group (so one signal stops wrangler, its node child, esbuild and workerd), and a log file that
 // the suite checks at the end for errors and leaked secrets.
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { closeSync, openSync, readdirSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
@@ -307,7 +308,14 @@ export async function startServer(
     await ensureMigrations(makeTarget({ persistTo: stateDir }));
     const app = await createApp(stateDir, opts.appName ?? "E2E Shop");
     secrets.add(app.api_key);
-    const { baseUrl, pgid, release } = await launch(tmp, stateDir, logFile, opts.wranglerArgs ?? []);
+    // The Worker secret `npm run dev` keeps in .dev.vars; here a fresh one per server.
+    const webhookKey = randomBytes(32).toString("base64url");
+    secrets.add(webhookKey);
+    const { baseUrl, pgid, release } = await launch(tmp, stateDir, logFile, [
+      "--var",
+      `WEBHOOK_KEY:${webhookKey}`,
+      ...(opts.wranglerArgs ?? []),
+    ]);
 
     let stopped: Promise<void> | undefined;
     const stop = () => {

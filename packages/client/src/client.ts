@@ -10,12 +10,18 @@ import type {
   CreatedChallenge,
   CreatedEnrollment,
   CreateEnrollmentRequest,
+  CreateWebhookRequest,
   Device,
   Enrollment,
   List,
   ProblemDetails,
   Settings,
   SettingsUpdate,
+  WebhookDelivery,
+  WebhookDeliveryPage,
+  WebhookDeliveryQuery,
+  WebhookEndpoint,
+  WebhookEndpointWithSecret,
 } from "./types.js";
 
 export const VERSION = "0.1.0";
@@ -203,6 +209,63 @@ export class Encrypxon2FaClient {
   /** Every matching event, newest first, fetching pages as the loop goes: `for await (const e of …)`. */
   async *auditEvents(query: AuditQuery = {}): AsyncGenerator<AuditEvent, void, undefined> {
     for await (const page of this.auditPages(query)) yield* page.data;
+  }
+
+  // ── Webhooks ─────────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * `POST /v1/webhooks`: keep the returned `secret` (shown only here) to verify deliveries with
+   * `verifyWebhook`. Not retried automatically, like every POST.
+   */
+  createWebhook(request: CreateWebhookRequest): Promise<WebhookEndpointWithSecret> {
+    return this.#call("POST", "/v1/webhooks", { body: request });
+  }
+
+  /** `GET /v1/webhooks`: the application's endpoints, without secrets. */
+  async listWebhooks(): Promise<WebhookEndpoint[]> {
+    const list = await this.#call<List<WebhookEndpoint>>("GET", "/v1/webhooks");
+    return list.data;
+  }
+
+  /** `GET /v1/webhooks/{id}`. */
+  getWebhook(id: string): Promise<WebhookEndpoint> {
+    return this.#call("GET", `/v1/webhooks/${seg(id)}`);
+  }
+
+  /** `DELETE /v1/webhooks/{id}`: no more events; pending deliveries are cancelled. */
+  deleteWebhook(id: string): Promise<WebhookEndpoint> {
+    return this.#call("DELETE", `/v1/webhooks/${seg(id)}`);
+  }
+
+  /**
+   * `POST /v1/webhooks/{id}/rotate-secret`: a new secret; the old one keeps signing alongside it for
+   * `previousSecretExpiresInSeconds` (default 24 h; 0 stops it at once).
+   */
+  rotateWebhookSecret(
+    id: string,
+    options: { previousSecretExpiresInSeconds?: number } = {},
+  ): Promise<WebhookEndpointWithSecret> {
+    return this.#call("POST", `/v1/webhooks/${seg(id)}/rotate-secret`, {
+      body: { previous_secret_expires_in_seconds: options.previousSecretExpiresInSeconds },
+    });
+  }
+
+  /** `GET /v1/webhooks/deliveries`: one page of the delivery log, newest first. */
+  listWebhookDeliveries(query: WebhookDeliveryQuery = {}): Promise<WebhookDeliveryPage> {
+    return this.#call("GET", "/v1/webhooks/deliveries", {
+      query: {
+        endpoint_id: query.endpoint_id,
+        event_id: query.event_id,
+        status: query.status,
+        limit: query.limit,
+        cursor: query.cursor,
+      },
+    });
+  }
+
+  /** `POST /v1/webhooks/deliveries/{id}/resend`: the same event again, as a new delivery. */
+  resendWebhookDelivery(id: string): Promise<WebhookDelivery> {
+    return this.#call("POST", `/v1/webhooks/deliveries/${seg(id)}/resend`);
   }
 
   // ── Plumbing ─────────────────────────────────────────────────────────────────────────────────────

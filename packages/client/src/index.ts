@@ -1,3 +1,4 @@
 export * from "./client.js";
 export * from "./errors.js";
 export * from "./types.js";
+export * from "./webhooks.js";

@@ -168,3 +168,87 @@ export interface ProblemDetails {
   errors?: { field: string; message: string }[];
   [extension: string]: unknown;
 }
+
+export type WebhookEventType =
+  | "challenge.approved"
+  | "challenge.denied"
+  | "challenge.expired"
+  | "challenge.cancelled"
+  | "challenge.failed"
+  | "enrollment.completed";
+
+export interface CreateWebhookRequest {
+  /** https, or http to localhost. */
+  url: string;
+  description?: string;
+  /** Omit for every type (including ones added later). */
+  events?: WebhookEventType[];
+}
+
+export interface WebhookEndpoint {
+  id: string;
+  object: "webhook_endpoint";
+  url: string;
+  description: string | null;
+  events: WebhookEventType[] | null;
+  status: "active" | "disabled";
+  previous_secret_expires_at: string | null;
+  created_at: string;
+  disabled_at: string | null;
+}
+
+/** As returned by create and rotate: the only time the signing secret is shown. */
+export interface WebhookEndpointWithSecret extends WebhookEndpoint {
+  secret: string;
+}
+
+export interface WebhookDelivery {
+  id: string;
+  object: "webhook_delivery";
+  endpoint_id: string;
+  event_id: string;
+  event_type: WebhookEventType;
+  status: "pending" | "succeeded" | "failed" | "cancelled";
+  attempts: number;
+  next_attempt_at: string | null;
+  last_attempt_at: string | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  delivered_at: string | null;
+  resent_from: string | null;
+  created_at: string;
+}
+
+export interface WebhookDeliveryQuery {
+  endpoint_id?: string;
+  event_id?: string;
+  status?: WebhookDelivery["status"];
+  /** 1–200, default 50. */
+  limit?: number;
+  cursor?: string;
+}
+
+export interface WebhookDeliveryPage extends List<WebhookDelivery> {
+  has_more: boolean;
+  next_cursor: string | null;
+}
+
+/** The JSON body of a webhook request. `data.challenge` is what `GET /v1/challenges/{id}` returns. */
+export interface WebhookEvent {
+  id: string;
+  object: "event";
+  type: WebhookEventType;
+  created_at: string;
+  data: {
+    challenge?: Challenge;
+    enrollment?: {
+      id: string;
+      object: "enrollment";
+      user_id: string;
+      status: "completed";
+      device_id: string;
+      completed_at: string;
+    };
+    device?: Device;
+  };
+}
