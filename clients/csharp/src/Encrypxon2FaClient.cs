@@ -207,6 +207,80 @@ namespace Encrypxon
             return Settings.From(j);
         }
 
+        // ── Webhooks ────────────────────────────────────────────────────────────────────────────────
+
+        /// <summary>
+        /// <c>POST /v1/webhooks</c>: keep the returned <see cref="WebhookEndpointWithSecret.Secret"/> (shown only here)
+        /// to verify deliveries. Not retried automatically, like every POST.
+        /// </summary>
+        public async Task<WebhookEndpointWithSecret> CreateWebhookAsync(CreateWebhookRequest request, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            if (request == null) throw new ArgumentNullException(nameof(request));
+            var j = await SendAsync("POST", "/v1/webhooks", null, request.ToJson(), 0, cancellationToken).ConfigureAwait(false);
+            return WebhookEndpointWithSecret.From(j);
+        }
+
+        /// <summary><c>GET /v1/webhooks</c>: the application's endpoints, without secrets.</summary>
+        public async Task<IReadOnlyList<WebhookEndpoint>> ListWebhooksAsync(CancellationToken cancellationToken = default(CancellationToken))
+        {
+            var j = await SendAsync("GET", "/v1/webhooks", null, null, 0, cancellationToken).ConfigureAwait(false);
+            return j.Array("data").Select((x, i) => WebhookEndpoint.From(new JsonObject(x, "data[" + i + "]"))).ToList();
+        }
+
+        /// <summary><c>GET /v1/webhooks/{id}</c>.</summary>
+        public async Task<WebhookEndpoint> GetWebhookAsync(string webhookId, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            var j = await SendAsync("GET", "/v1/webhooks/" + Segment(webhookId, nameof(webhookId)), null, null, 0, cancellationToken)
+                .ConfigureAwait(false);
+            return WebhookEndpoint.From(j);
+        }
+
+        /// <summary><c>DELETE /v1/webhooks/{id}</c>: no more events; its pending deliveries are cancelled.</summary>
+        public async Task<WebhookEndpoint> DeleteWebhookAsync(string webhookId, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            var j = await SendAsync("DELETE", "/v1/webhooks/" + Segment(webhookId, nameof(webhookId)), null, null, 0, cancellationToken)
+                .ConfigureAwait(false);
+            return WebhookEndpoint.From(j);
+        }
+
+        /// <summary>
+        /// <c>POST /v1/webhooks/{id}/rotate-secret</c>: a new secret; the previous one keeps signing alongside it for
+        /// <paramref name="previousSecretExpiresIn"/> (default 24 h; zero stops it at once).
+        /// </summary>
+        public async Task<WebhookEndpointWithSecret> RotateWebhookSecretAsync(string webhookId, TimeSpan? previousSecretExpiresIn = null,
+            CancellationToken cancellationToken = default(CancellationToken))
+        {
+            var body = new Dictionary<string, object>();
+            if (previousSecretExpiresIn.HasValue)
+                body["previous_secret_expires_in_seconds"] = (long)Math.Max(0, Math.Floor(previousSecretExpiresIn.Value.TotalSeconds));
+            var j = await SendAsync("POST", "/v1/webhooks/" + Segment(webhookId, nameof(webhookId)) + "/rotate-secret", null, body, 0, cancellationToken)
+                .ConfigureAwait(false);
+            return WebhookEndpointWithSecret.From(j);
+        }
+
+        /// <summary><c>GET /v1/webhooks/deliveries</c>: one page of the delivery log, newest first.</summary>
+        public async Task<WebhookDeliveryPage> ListWebhookDeliveriesAsync(WebhookDeliveryQuery query = null, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            var q = query ?? new WebhookDeliveryQuery();
+            var parameters = new List<KeyValuePair<string, string>>();
+            Action<string, string> add = (k, v) => { if (v != null) parameters.Add(new KeyValuePair<string, string>(k, v)); };
+            add("endpoint_id", q.EndpointId);
+            add("event_id", q.EventId);
+            add("status", q.Status);
+            add("limit", q.Limit.HasValue ? q.Limit.Value.ToString(CultureInfo.InvariantCulture) : null);
+            add("cursor", q.Cursor);
+            var j = await SendAsync("GET", "/v1/webhooks/deliveries", parameters, null, 0, cancellationToken).ConfigureAwait(false);
+            return WebhookDeliveryPage.From(j);
+        }
+
+        /// <summary><c>POST /v1/webhooks/deliveries/{id}/resend</c>: the same event again, as a new delivery.</summary>
+        public async Task<WebhookDelivery> ResendWebhookDeliveryAsync(string deliveryId, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            var j = await SendAsync("POST", "/v1/webhooks/deliveries/" + Segment(deliveryId, nameof(deliveryId)) + "/resend", null, null, 0, cancellationToken)
+                .ConfigureAwait(false);
+            return WebhookDelivery.From(j);
+        }
+
         // ── Audit ───────────────────────────────────────────────────────────────────────────────────
 
         /// <summary><c>GET /v1/audit</c>: one page, newest first.</summary>

@@ -189,6 +189,64 @@ namespace Encrypxon.Tests
         }
 
         [Test]
+        public async Task WebhooksRegisteredRotatedDeliveredAndDeleted()
+        {
+            var bad = await Problem(() => _client.CreateWebhookAsync(new CreateWebhookRequest { Url = "http://example.com/hook" }), 400, "invalid-request");
+            Assert.Equal("url", bad.Errors[0].Field);
+
+            // Nothing listens on the discard port: every attempt fails, which the delivery log shows.
+            var hook = await _client.CreateWebhookAsync(new CreateWebhookRequest
+            {
+                Url = "http://127.0.0.1:9/encrypxon",
+                Description = "C# test",
+                Events = new[] { "challenge.approved" },
+            });
+            Assert.Matches(IdPattern("whk"), hook.Id);
+            Assert.Matches("^whsec_[A-Za-z0-9_-]{43}$", hook.Secret);
+            Assert.Equal("active", hook.Status);
+            Assert.SequenceEqual(new[] { "challenge.approved" }, hook.Events, "events");
+            Assert.True((await _client.ListWebhooksAsync()).Any(w => w.Id == hook.Id), "listed");
+            var got = await _client.GetWebhookAsync(hook.Id);
+            Assert.True(!(got is WebhookEndpointWithSecret), "the secret is only in the creation answer");
+
+            var rotated = await _client.RotateWebhookSecretAsync(hook.Id, TimeSpan.FromMinutes(5));
+            Assert.True(rotated.Secret != hook.Secret, "a new secret");
+            Assert.True(rotated.PreviousSecretExpiresAt.HasValue, "the old one overlaps");
+
+            var c = await _client.CreateChallengeAsync(new CreateChallengeRequest { UserId = User });
+            var result = _client.WaitForResultAsync(c.Id, TimeSpan.FromSeconds(60));
+            await Task.Run(() => _phone.Approve(c.Id, c.MatchNumber));
+            Assert.Equal(ChallengeStatus.Approved, (await result).Status);
+
+            WebhookDelivery delivery = null;
+            for (var i = 0; i < 200 && (delivery == null || delivery.Attempts == 0); i++)
+            {
+                var page = await _client.ListWebhookDeliveriesAsync(new WebhookDeliveryQuery { EndpointId = hook.Id });
+                delivery = page.Data.FirstOrDefault();
+                if (delivery == null || delivery.Attempts == 0) await Task.Delay(100);
+            }
+            Assert.True(delivery != null && delivery.Attempts >= 1, "the approval was attempted");
+            Assert.Equal("challenge.approved", delivery.EventType);
+            Assert.Equal("pending", delivery.Status);
+            Assert.Equal("could not connect", delivery.LastError);
+            Assert.Equal(null, delivery.LastStatusCode);
+            Assert.True(delivery.NextAttemptAt.HasValue, "a retry is scheduled");
+
+            var resent = await _client.ResendWebhookDeliveryAsync(delivery.Id);
+            Assert.Equal(delivery.Id, resent.ResentFrom);
+            Assert.Equal(delivery.EventId, resent.EventId);
+            var byEvent = await _client.ListWebhookDeliveriesAsync(new WebhookDeliveryQuery { EventId = delivery.EventId, Limit = 1 });
+            Assert.Equal(resent.Id, byEvent.Data[0].Id);
+            Assert.True(byEvent.HasMore && byEvent.NextCursor != null, "a second page");
+
+            var deleted = await _client.DeleteWebhookAsync(hook.Id);
+            Assert.Equal("disabled", deleted.Status);
+            await Problem(() => _client.DeleteWebhookAsync(hook.Id), 409, "webhook-disabled");
+            var cancelled = await _client.ListWebhookDeliveriesAsync(new WebhookDeliveryQuery { EndpointId = hook.Id, Status = "cancelled" });
+            Assert.Equal(2, cancelled.Data.Count);
+        }
+
+        [Test]
         public async Task UnansweredWaitReturnsPendingThenCancel()
         {
             var c = await _client.CreateChallengeAsync(new CreateChallengeRequest { UserId = User });
