@@ -1,6 +1,6 @@
 // The docs' JavaScript and C# examples use names that exist: SDK methods on Encrypxon2FaClient, C#
-// members and types declared in docs/csharp-surface.md; and every call in docs/reference.md is shown in
-// all three languages. (The curl examples are run for real by test/e2e/docs.test.ts.)
+// members and types declared in docs/csharp-surface.md, in the C# level Mono's mcs compiles; and every
+// call in docs/reference.md is shown in all three languages. (The curl examples are run for real by test/e2e/docs.test.ts.)
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -41,6 +41,25 @@ describe("docs examples", () => {
     for (const e of code.matchAll(/\b(\w+Status)\.(\w+)/g)) {
       expect(surface, e[0]).toMatch(new RegExp(`enum ${e[1]} \\{[^}]*\\b${e[2]}\\b`));
     }
+  });
+
+  it("C# examples stay within C# 7.2, which Mono's mcs compiles (test/e2e/csharp.test.ts builds them)", () => {
+    const code = [reference, surface, read("clients/csharp/README.md")]
+      .flatMap((md) => blocks(md, "csharp"))
+      .join("\n")
+      // Comments may mention what newer C# allows.
+      .replace(/\/\/.*$/gm, "");
+    const newer: [RegExp, string][] = [
+      [/\bawait foreach\b/, "await foreach (C# 8): use ForEachAsync or a MoveNextAsync loop"],
+      [/\busing var\b/, "using declarations (C# 8)"],
+      [/\b(public|internal|sealed) (sealed )?record\b/, "records (C# 9)"],
+      [/\binit;/, "init accessors (C# 9)"],
+      [/\bpublic required\b/, "required members (C# 11)"],
+      [/\bnew\(\)/, "target-typed new (C# 9)"],
+      [/\?\?=/, "??= (C# 8)"],
+      [/\bis not null\b/, "is not patterns (C# 9)"],
+    ];
+    for (const [re, what] of newer) expect(code, what).not.toMatch(re);
   });
 
   it("every call in reference.md has Shell, JavaScript and C#", () => {
