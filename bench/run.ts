@@ -465,42 +465,77 @@ async function profile(ctx: Ctx): Promise<void> {
 
 // ───────────────────────────── the cost of an object per challenge ─────────────────────────────
 
+const PROBES = [
+  ["no object (floor)", "/none"],
+  ["one D1 batch (3 inserts), no object", "/d1"],
+  ["put + setAlarm on a NEW object per request", "/new"],
+  ["… and then the object's D1 batch (create's minimum)", "/new-d1"],
+  ["put + setAlarm on one of 50 existing objects", "/reuse"],
+  ["… and then the object's D1 batch", "/reuse-d1"],
+] as const;
+
+async function probeRows(base: string): Promise<LoadResult[]> {
+  const rows: LoadResult[] = [];
+  for (const [label, p] of PROBES) {
+    rows.push(await load({ label, url: `${base}${p}`, connections: P.connections, seconds: P.seconds }));
+    // Requests still queued when the load stopped would land in the next line: wait them out.
+    await fetch(`${base}${p}`, { signal: AbortSignal.timeout(60_000) }).then((r) => r.arrayBuffer());
+  }
+  return rows;
+}
+
 async function doCost(ctx: Ctx): Promise<void> {
-  const stateDir = path.join(ctx.tmp, "do-state");
-  mkdirSync(stateDir, { recursive: true });
-  const dev = await startDev({
-    config: "bench/do/wrangler.toml",
-    stateDir,
-    logFile: path.join(ctx.tmp, "do.log"),
-  });
-  try {
-    const rows: LoadResult[] = [];
-    for (const [label, p] of [
-      ["no object (floor)", "/none"],
-      ["put + setAlarm on a NEW object per request", "/new"],
-      ["put + setAlarm on one of 50 existing objects", "/reuse"],
-    ] as const) {
-      rows.push(
-        await load({ label, url: `${dev.baseUrl}${p}`, connections: P.connections, seconds: P.seconds }),
+  out();
+  out("## Why POST /v1/challenges is slow locally: a new Durable Object per challenge");
+  out();
+  out(
+    `bench/do, ${P.connections} connections, ${P.seconds} s each, ratios against its own \`/none\`: the two storage calls ` +
+      "ChallengeObject.create makes (put + setAlarm) on a brand-new SQLite-backed object per request (as one object per challenge does) " +
+      "or on one of 50 objects that already exist, each with and without a 3-insert D1 batch like the one a challenge writes. " +
+      "`/new-d1` is the floor of this design: no routing, auth, reads or crypto.",
+  );
+  const modes: [string, () => Promise<{ base: string; close(): Promise<void> }>][] = [
+    [
+      "wrangler dev",
+      async () => {
+        const stateDir = path.join(ctx.tmp, "do-state");
+        mkdirSync(stateDir, { recursive: true });
+        const dev = await startDev({
+          config: "bench/do/wrangler.toml",
+          stateDir,
+          logFile: path.join(ctx.tmp, "do.log"),
+        });
+        return { base: dev.baseUrl, close: () => dev.stop() };
+      },
+    ],
+    [
+      "workerd direct (Miniflare)",
+      async () => {
+        const stateDir = path.join(ctx.tmp, "do-direct", "state");
+        mkdirSync(stateDir, { recursive: true });
+        const d = await startDirect("probe", stateDir);
+        return { base: d.baseUrl, close: () => d.stop() };
+      },
+    ],
+  ];
+  for (const [tag, open] of modes) {
+    const probe = await open();
+    try {
+      const rows = await probeRows(probe.base);
+      const floor = rows[0] ?? { rps: 1, p50: 1, p99: 1 };
+      out();
+      out(`### ${tag}`);
+      out();
+      out(
+        "| request | req/s | p50 | p99 | throughput ÷ floor | p50 ÷ floor | p99 ÷ floor | requests | non-2xx | errors |",
       );
+      out("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+      for (const r of rows) out(row(r, floor));
+      for (const r of rows)
+        check(r.status5xx === 0 && r.errors === 0, `bench/do ${tag} ${r.label}: no 5xx, no socket errors`);
+    } finally {
+      await probe.close();
     }
-    const floor = rows[0] ?? { rps: 1, p50: 1, p99: 1 };
-    out();
-    out("## Why POST /v1/challenges is slow locally: a new Durable Object per challenge");
-    out();
-    out(
-      `bench/do under \`wrangler dev\`, ${P.connections} connections, ${P.seconds} s each: the same two storage calls ` +
-        "ChallengeObject.create makes (put + setAlarm), on a brand-new SQLite-backed object per request (as one object per challenge does) " +
-        "or on one of 50 objects that already exist.",
-    );
-    out();
-    out(
-      "| request | req/s | p50 | p99 | throughput ÷ floor | p50 ÷ floor | p99 ÷ floor | requests | non-2xx | errors |",
-    );
-    out("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for (const r of rows) out(row(r, floor));
-  } finally {
-    await dev.stop();
   }
 }
 

@@ -137,10 +137,11 @@ export interface Direct {
 
 /**
  * The same Worker run by Miniflare (workerd) with no wrangler dev proxy in front: the floor from a
- * one-line script, the service from an esbuild bundle of <root>/src/index.ts on the same persisted state.
+ * one-line script, the service from an esbuild bundle of <root>/src/index.ts on the same persisted state,
+ * the object-cost probe from bench/do.
  */
 export async function startDirect(
-  kind: "floor" | "service",
+  kind: "floor" | "service" | "probe",
   stateDir?: string,
   root = REPO_ROOT,
   tag = "",
@@ -161,11 +162,19 @@ export async function startDirect(
       script: 'export default { async fetch() { return new Response("ok"); } };',
     });
   } else {
-    if (!stateDir) throw new Error("startDirect(service) needs the state directory");
+    if (!stateDir) throw new Error(`startDirect(${kind}) needs the state directory`);
+    const [entry, config, name] =
+      kind === "service"
+        ? [path.join(root, "src", "index.ts"), path.join(REPO_ROOT, "wrangler.toml"), "encrypxon"]
+        : [
+            path.join(REPO_ROOT, "bench", "do", "index.ts"),
+            path.join(REPO_ROOT, "bench", "do", "wrangler.toml"),
+            "encrypxon-bench-do",
+          ];
     const esbuild = await import("esbuild");
-    const out = path.join(stateDir, "..", `bundle${tag.replace(/[^a-z0-9]+/gi, "-")}`, "index.js");
+    const out = path.join(stateDir, "..", `bundle-${kind}${tag.replace(/[^a-z0-9]+/gi, "-")}`, "index.js");
     await esbuild.build({
-      entryPoints: [path.join(root, "src", "index.ts")],
+      entryPoints: [entry],
       bundle: true,
       format: "esm",
       platform: "neutral",
@@ -178,10 +187,10 @@ export async function startDirect(
     // Bindings from wrangler.toml as wrangler itself maps them, and the layout `wrangler dev
     // --persist-to <stateDir>` uses, so both see the same D1, KV and objects.
     const { unstable_getMiniflareWorkerOptions } = await import("wrangler");
-    const w = unstable_getMiniflareWorkerOptions(path.join(REPO_ROOT, "wrangler.toml")).workerOptions;
+    const w = unstable_getMiniflareWorkerOptions(config).workerOptions;
     mf = new Miniflare({
       ...common,
-      name: "encrypxon",
+      name,
       scriptPath: out,
       modulesRoot: path.dirname(out),
       compatibilityDate: w.compatibilityDate ?? common.compatibilityDate,
