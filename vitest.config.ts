@@ -2,6 +2,9 @@ import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 
+/** The operator secret the workerd tests run with; test/admin.test.ts reads it from env. */
+const TEST_ADMIN_TOKEN = "test-operator-secret-0123456789abcdefghijklmnop";
+
 const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
 
 export default defineConfig({
@@ -9,10 +12,12 @@ export default defineConfig({
     cloudflareTest({
       wrangler: { configPath: "./wrangler.toml" },
       miniflare: {
-        // WEBHOOK_KEY is a Worker secret in production; tests get a fixed one.
+        // Worker secrets in production; tests get fixed ones. ADMIN_TOKEN turns the admin API on
+        // (test/admin.test.ts also runs without it).
         bindings: {
           TEST_MIGRATIONS: migrations,
           WEBHOOK_KEY: "test-webhook-key-0123456789abcdef0123456789abcdef",
+          ADMIN_TOKEN: TEST_ADMIN_TOKEN,
         },
       },
     }),

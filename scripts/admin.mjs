@@ -1,19 +1,27 @@
 #!/usr/bin/env node
 // Operator command for applications and API keys: `npm run admin -- <command> [options]`.
 // Writes go through wrangler to local state (the same SQLite files `wrangler dev` uses, whether or not
-// it is running) or, with --remote, to the deployed D1 database and KV namespace.
+// it is running) or, with --remote, to the deployed D1 database and KV namespace; with --url, through a
+// running Worker's admin API instead (no wrangler credentials, only the operator secret).
 import { parseArgs } from "node:util";
-import { createApp, createKey, listApps, listKeys, revokeKey } from "./lib/apps.mjs";
-import { UsageError } from "./lib/sql.mjs";
+import * as http from "./lib/adminHttp.mjs";
+import * as local from "./lib/apps.mjs";
+import { APP_ID, checkId, UsageError } from "./lib/sql.mjs";
 import { makeTarget, WranglerError } from "./lib/wrangler.mjs";
 
 const USAGE = `Usage: npm run admin -- <command> [options]
 
 Commands:
-  app create --name NAME [--test]   Create an application and its first API key (shown once)
+  app create --name NAME [--test] [--key-name K]
+                                    Create an application and its first API key (shown once)
   app list                          List applications with their key counts
-  key create --app APP_ID [--test]  Add an API key to an application (shown once)
-  key list --app APP_ID             List an application's keys: prefix, created, revoked (never hashes)
+  key create --app APP_ID [--test] [--name K]
+                                    Add an API key to an application (shown once)
+  key list --app APP_ID             List an application's keys: prefix, last characters, created,
+                                    expires, revoked (never the key or its hash)
+  key rotate --key KEY_ID [--grace SECONDS] [--name K]
+                                    Issue a new key in its place; the old one keeps working for
+                                    --grace seconds (default 86400; 0 stops it now), then stops
   key revoke --key KEY_ID           Revoke a key in D1 and delete its KV cache entry
 
 Options:
@@ -25,6 +33,8 @@ Options:
                      \`wrangler login\` (or CLOUDFLARE_API_TOKEN), the real database_id and KV id in
                      wrangler.toml, and migrations applied with \`wrangler d1 migrations apply DB --remote\`
   --config PATH      Another wrangler configuration file (default: wrangler.toml in the repository)
+  --url URL          Act through a running Worker's admin API (/v1/admin) instead of wrangler, with
+                     the operator secret in $ENCRYPXON_ADMIN_TOKEN (key rotate/revoke then need --app)
   -h, --help         Show this help
 
 Local commands apply pending D1 migrations first. Errors go to stderr with exit status 1;
@@ -41,6 +51,9 @@ const OPTIONS = /** @type {const} */ ({
   key: { type: "string" },
   json: { type: "boolean" },
   test: { type: "boolean" },
+  url: { type: "string" },
+  grace: { type: "string" },
+  "key-name": { type: "string" },
   remote: { type: "boolean" },
   local: { type: "boolean" },
   "persist-to": { type: "string" },
@@ -48,15 +61,16 @@ const OPTIONS = /** @type {const} */ ({
   help: { type: "boolean", short: "h" },
 });
 
-const COMMON = ["json", "remote", "local", "persist-to", "config", "help"];
+const COMMON = ["json", "remote", "local", "persist-to", "config", "url", "help"];
 
 /** @type {Record<string, string[]>} Which options each command takes, beyond the common ones. */
 const COMMANDS = {
-  "app create": ["name", "test"],
+  "app create": ["name", "test", "key-name"],
   "app list": [],
-  "key create": ["app", "test"],
+  "key create": ["app", "test", "name"],
   "key list": ["app"],
-  "key revoke": ["key"],
+  "key rotate": ["key", "grace", "name", "app"],
+  "key revoke": ["key", "app"],
 };
 
 /**
@@ -112,26 +126,47 @@ async function main(argv) {
     }
   }
   if (v.local && v.remote) throw new UsageError("--local and --remote can't be used together");
+  if (v.url && (v.local || v.remote || v["persist-to"] || v.config)) {
+    throw new UsageError(
+      "--url talks to a Worker: it can't be combined with --local, --remote, --persist-to or --config",
+    );
+  }
+  if (!v.url && v.app && (command === "key rotate" || command === "key revoke")) {
+    throw new UsageError(`${command} takes --app only with --url`);
+  }
 
+  /** @type {{ kind: "http", t: import("./lib/adminHttp.mjs").HttpTarget } | { kind: "local", t: import("./lib/wrangler.mjs").Target }} */
   let target;
   try {
-    target = makeTarget({
-      remote: v.remote === true,
-      config: v.config,
-      persistTo: v["persist-to"],
-    });
+    target = v.url
+      ? { kind: "http", t: http.makeHttpTarget(v.url, process.env.ENCRYPXON_ADMIN_TOKEN) }
+      : {
+          kind: "local",
+          t: makeTarget({ remote: v.remote === true, config: v.config, persistTo: v["persist-to"] }),
+        };
   } catch (e) {
+    if (e instanceof UsageError) throw e;
     throw new UsageError(/** @type {Error} */ (e).message);
   }
   const json = v.json === true;
-  const mode = v.test ? "test" : "live";
-  const where = target.remote
-    ? "the deployed database"
-    : `local state${target.persistTo ? ` in ${target.persistTo}` : ""}`;
+  const mode = /** @type {"live" | "test"} */ (v.test ? "test" : "live");
+  const remote = target.kind === "http" || target.t.remote;
+  const where =
+    target.kind === "http"
+      ? target.t.url
+      : target.t.remote
+        ? "the deployed database"
+        : `local state${target.t.persistTo ? ` in ${target.t.persistTo}` : ""}`;
+  const appOf = () => checkId(APP_ID, v.app, "--app");
+  const grace = v.grace === undefined ? undefined : Number(v.grace);
+  if (grace !== undefined && !/^\d+$/.test(v.grace ?? ""))
+    throw new UsageError("--grace must be a whole number of seconds");
 
   switch (command) {
     case "app create": {
-      const created = await createApp(target, { name: v.name ?? "", mode });
+      const opts = { name: v.name ?? "", mode, keyName: v["key-name"] };
+      const created =
+        target.kind === "http" ? await http.createApp(target.t, opts) : await local.createApp(target.t, opts);
       if (json) return line({ app_id: created.app_id, api_key: created.api_key, key_id: created.key_id });
       process.stdout.write(
         `Created application "${created.name}" (${created.app_id}) in ${where}.\n\n` +
@@ -142,7 +177,9 @@ async function main(argv) {
       return;
     }
     case "key create": {
-      const created = await createKey(target, { appId: v.app ?? "", mode });
+      const opts = { appId: v.app ?? "", mode, name: v.name };
+      const created =
+        target.kind === "http" ? await http.createKey(target.t, opts) : await local.createKey(target.t, opts);
       if (json) return line({ app_id: created.app_id, api_key: created.api_key, key_id: created.key_id });
       process.stdout.write(
         `Created a new API key for ${created.app_id} in ${where}.\n\n` +
@@ -152,7 +189,7 @@ async function main(argv) {
       return;
     }
     case "app list": {
-      const apps = await listApps(target);
+      const apps = target.kind === "http" ? await http.listApps(target.t) : await local.listApps(target.t);
       if (json) return line({ apps });
       if (apps.length === 0) {
         process.stdout.write(
@@ -162,14 +199,24 @@ async function main(argv) {
       }
       process.stdout.write(
         `${table([
-          ["APP ID", "NAME", "CREATED", "ACTIVE KEYS", "REVOKED KEYS"],
-          ...apps.map((a) => [a.app_id, a.name, a.created_at, String(a.active_keys), String(a.revoked_keys)]),
+          ["APP ID", "NAME", "CREATED", "ACTIVE KEYS"],
+          ...apps.map(
+            (/** @type {{ app_id: string, name: string, created_at: string, active_keys: number }} */ a) => [
+              a.app_id,
+              a.name,
+              a.created_at,
+              String(a.active_keys),
+            ],
+          ),
         ])}\n`,
       );
       return;
     }
     case "key list": {
-      const app = await listKeys(target, { appId: v.app ?? "" });
+      const app =
+        target.kind === "http"
+          ? await http.listKeys(target.t, { appId: appOf() })
+          : await local.listKeys(target.t, { appId: v.app ?? "" });
       if (json) return line(app);
       process.stdout.write(`Keys of "${app.name}" (${app.app_id}):\n`);
       if (app.keys.length === 0) {
@@ -178,18 +225,43 @@ async function main(argv) {
       }
       process.stdout.write(
         `${table([
-          ["KEY ID", "PREFIX", "CREATED", "REVOKED"],
-          ...app.keys.map((k) => [k.key_id, `${k.prefix}…`, k.created_at, k.revoked_at ?? "-"]),
+          ["KEY ID", "NAME", "KEY", "CREATED", "EXPIRES", "REVOKED"],
+          ...app.keys.map((/** @type {import("./lib/apps.mjs").KeyInfo} */ k) => [
+            k.key_id,
+            k.name ?? "-",
+            `${k.prefix}…${k.last_chars ?? ""}`,
+            k.created_at,
+            k.expires_at ?? "-",
+            k.revoked_at ?? "-",
+          ]),
         ])}\n`,
       );
       return;
     }
+    case "key rotate": {
+      const opts = { keyId: v.key ?? "", graceSeconds: grace, name: v.name };
+      const created =
+        target.kind === "http"
+          ? await http.rotateKey(target.t, { ...opts, appId: appOf() })
+          : await local.rotateKey(target.t, opts);
+      if (json) return line(created);
+      process.stdout.write(
+        `Rotated ${created.replaces} of ${created.app_id} in ${where}.\n\n` +
+          `  New API key: ${created.api_key}\n  key id:      ${created.key_id}\n\n` +
+          `The old key keeps working until ${created.old_key_expires_at} (or until revoked).\n` +
+          "This key is shown only once: store it now.\n",
+      );
+      return;
+    }
     case "key revoke": {
-      const key = await revokeKey(target, { keyId: v.key ?? "" });
+      const key =
+        target.kind === "http"
+          ? await http.revokeKey(target.t, { appId: appOf(), keyId: v.key ?? "" })
+          : await local.revokeKey(target.t, { keyId: v.key ?? "" });
       if (json) return line(key);
       process.stdout.write(
         `Revoked ${key.key_id} (${key.prefix}…) of ${key.app_id} at ${key.revoked_at}.\n` +
-          (target.remote
+          (remote
             ? "Its KV cache entry is deleted; other Cloudflare locations may still accept it for up to a minute.\n"
             : "Its KV cache entry is deleted: the local Worker rejects it from now on.\n"),
       );

@@ -5,7 +5,7 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { ensureDemoKey } from "./lib/demo.mjs";
-import { ensureDevSecrets } from "./lib/devvars.mjs";
+import { ensureDevSecrets, readDevVar } from "./lib/devvars.mjs";
 import {
   ensureMigrations,
   makeTarget,
@@ -123,7 +123,8 @@ async function main() {
   await ensureMigrations(target);
   const demo = await ensureDemoKey(target);
   // Worker secrets wrangler dev reads from .dev.vars (in production: `wrangler secret put`).
-  await ensureDevSecrets(target.config, ["WEBHOOK_KEY"]);
+  const devVars = await ensureDevSecrets(target.config, ["WEBHOOK_KEY", "ADMIN_TOKEN"]);
+  const adminToken = await readDevVar(devVars, "ADMIN_TOKEN");
 
   // Its own process group, so one signal reaches wrangler, its inner node process and workerd, and no
   // terminal Ctrl-C reaches them twice. stdin stays with us: wrangler runs without its hotkeys.
@@ -213,6 +214,10 @@ async function main() {
     "",
     "  Try it (create an enrollment for user alice):",
     `  ${curl}`,
+    "",
+    `  Admin token:  ${adminToken}`,
+    `                the admin API's operator secret, kept in ${path.relative(REPO_ROOT, devVars)}`,
+    `  curl -s ${baseUrl}/v1/admin/apps -H "Authorization: Bearer ${adminToken}"`,
     "",
     `  More keys: npm run admin -- key create --app ${demo.app_id}${adminTarget}`,
     "  Press Ctrl-C to stop.",

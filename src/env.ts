@@ -18,6 +18,8 @@ export interface Env {
   WEBHOOK_KEY?: string;
   /** First retry delay of a failed webhook delivery in ms (doubling after each failure); default 30 s. */
   WEBHOOK_RETRY_BASE_MS?: string;
+  /** Operator secret for the admin API (`wrangler secret put ADMIN_TOKEN`); unset: no admin API. */
+  ADMIN_TOKEN?: string;
   /** Public origin for QR codes; empty means the origin of the incoming request. */
   PUBLIC_URL?: string;
 }

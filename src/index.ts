@@ -1,10 +1,12 @@
 import { type IRequest, Router } from "itty-router";
+import { adminEnabled } from "./auth/adminToken";
 import type { Env } from "./env";
 import { json } from "./http/body";
 import { withSecurityHeaders } from "./http/headers";
 import { Problem, problemResponse, toErrorResponse } from "./http/problem";
 import type { Handler } from "./http/request";
 import { docsRoutes } from "./openapi";
+import * as admin from "./routes/admin";
 import * as audit from "./routes/audit";
 import * as challenges from "./routes/challenges";
 import * as deviceChallenges from "./routes/deviceChallenges";
@@ -51,46 +53,68 @@ export const routes: [method: string, path: string, handler: Handler][] = [
   ["DELETE", "/v1/device", deviceChallenges.removeSelf],
   ["GET", "/v1/device/connect", deviceChannel.connect],
 ];
-// GET /openapi.json and /docs describe this very table, so a route added above appears in them.
-routes.push(...docsRoutes(() => routes));
+// The operator's calls (ADMIN_TOKEN). A router of their own, consulted only when that secret is set:
+// otherwise they do not exist at all, not even as a 405 that would give their paths away.
+const adminRoutes: [method: string, path: string, handler: Handler][] = [
+  ["POST", "/v1/admin/apps", admin.createApp],
+  ["GET", "/v1/admin/apps", admin.listApps],
+  ["GET", "/v1/admin/apps/:id", admin.getApp],
+  ["POST", "/v1/admin/apps/:id/keys", admin.createKey],
+  ["GET", "/v1/admin/apps/:id/keys", admin.listKeys],
+  ["GET", "/v1/admin/apps/:id/keys/:key_id", admin.getKey],
+  ["DELETE", "/v1/admin/apps/:id/keys/:key_id", admin.revokeKey],
+  ["POST", "/v1/admin/apps/:id/keys/:key_id/rotate", admin.rotateKey],
+];
+const ADMIN_PREFIX = /^\/v1\/admin(\/|$)/;
 
-const router = Router<IRequest, [Env, ExecutionContext]>({
-  // Our own choke point: itty's default would copy internal error messages into the response.
-  catch: (err, request) => toErrorResponse(err, request),
-});
-for (const [method, path, handler] of routes) {
-  router[method.toLowerCase() as "get" | "post" | "patch" | "delete"](path, handler);
+// GET /openapi.json and /docs describe these very tables, so a route added above appears in them.
+routes.push(...docsRoutes(() => [...routes, ...adminRoutes]));
+
+function makeRouter(table: typeof routes) {
+  const router = Router<IRequest, [Env, ExecutionContext]>({
+    // Our own choke point: itty's default would copy internal error messages into the response.
+    catch: (err, request) => toErrorResponse(err, request),
+  });
+  for (const [method, path, handler] of table) {
+    router[method.toLowerCase() as "get" | "post" | "patch" | "delete"](path, handler);
+  }
+  router.all("*", (request) => {
+    const path = new URL(request.url).pathname;
+    const allowed = router.routes
+      .filter(([method, pattern]) => method !== "ALL" && pattern.test(path))
+      .map(([method]) => method);
+    if (allowed.length === 0) {
+      throw new Problem(404, "not-found", "Not found", `There is no ${path} in this API.`);
+    }
+    // OPTIONS says which methods exist and nothing more: with no Access-Control-* headers in the answer a
+    // browser's CORS preflight fails, which is the point (see CORS in docs/api.md).
+    if (request.method === "OPTIONS") {
+      return new Response(null, { status: 204, headers: { allow: [...allowed, "OPTIONS"].join(", ") } });
+    }
+    throw new Problem(
+      405,
+      "method-not-allowed",
+      "Method not allowed",
+      `${path} accepts ${allowed.join(", ")}.`,
+      {
+        headers: { allow: allowed.join(", ") },
+      },
+    );
+  });
+  return router;
 }
-router.all("*", (request) => {
-  const path = new URL(request.url).pathname;
-  const allowed = router.routes
-    .filter(([method, pattern]) => method !== "ALL" && pattern.test(path))
-    .map(([method]) => method);
-  if (allowed.length === 0) {
-    throw new Problem(404, "not-found", "Not found", `There is no ${path} in this API.`);
-  }
-  // OPTIONS says which methods exist and nothing more: with no Access-Control-* headers in the answer a
-  // browser's CORS preflight fails, which is the point (see CORS in docs/api.md).
-  if (request.method === "OPTIONS") {
-    return new Response(null, { status: 204, headers: { allow: [...allowed, "OPTIONS"].join(", ") } });
-  }
-  throw new Problem(
-    405,
-    "method-not-allowed",
-    "Method not allowed",
-    `${path} accepts ${allowed.join(", ")}.`,
-    {
-      headers: { allow: allowed.join(", ") },
-    },
-  );
-});
+
+const router = makeRouter(routes);
+const adminRouter = makeRouter(adminRoutes);
 
 export default {
   async fetch(request, env, ctx): Promise<Response> {
     let response: Response;
     try {
+      const path = new URL(request.url).pathname;
+      const chosen = ADMIN_PREFIX.test(path) && adminEnabled(env) ? adminRouter : router;
       response =
-        (await router.fetch(request, env, ctx)) ??
+        (await chosen.fetch(request, env, ctx)) ??
         problemResponse(new Problem(404, "not-found", "Not found", "Not found."));
     } catch (err) {
       response = toErrorResponse(err, request);

@@ -151,3 +151,28 @@ export const webhookDeliveriesQuery = z.object({
   limit: queryInt(1, 200).optional(),
   cursor: z.string().max(64).optional(),
 });
+// Admin API (operator secret): applications and their API keys.
+
+const displayName = printable(100).refine((v) => v.trim() !== "", "must not be empty or only spaces");
+
+export const adminCreateApp = z.strictObject({ name: displayName });
+
+export const adminCreateKey = z.strictObject({
+  name: displayName.optional(),
+  /** `ek_live_…` (default) or `ek_test_…`. */
+  mode: z.enum(["live", "test"]).optional(),
+});
+
+/** A rotated key keeps working this long by default: a day to deploy the new one everywhere. */
+export const DEFAULT_ROTATION_GRACE_SECONDS = 86_400;
+
+export const adminRotateKey = z.strictObject({
+  name: displayName.optional(),
+  /** 0 stops the old key at once; at most 30 days. */
+  grace_seconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(30 * 86_400)
+    .optional(),
+});

@@ -54,7 +54,8 @@ export async function ensureDemoKey(target) {
   const saved = await readSaved(file);
   if (saved) {
     const found = await findKey(target, saved.api_key);
-    if (found && found.revoked_at === null) {
+    const expired = found?.expires_at != null && Date.parse(found.expires_at) <= Date.now();
+    if (found && found.revoked_at === null && !expired) {
       return { api_key: saved.api_key, app_id: found.app_id, key_id: found.key_id, reused: true, file };
     }
   }

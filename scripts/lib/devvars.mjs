@@ -33,3 +33,17 @@ export async function ensureDevSecrets(config, names) {
   await chmod(file, 0o600);
   return file;
 }
+
+/**
+ * The value of one secret in a .dev.vars file (quotes removed), or "" when it is not there.
+ * @param {string} file
+ * @param {string} name
+ */
+export async function readDevVar(file, name) {
+  const text = await readFile(file, "utf8").catch(() => "");
+  const line = text.split("\n").find((l) => new RegExp(`^\\s*${name}\\s*=`).test(l)) ?? "";
+  return line
+    .replace(/^[^=]*=\s*/, "")
+    .replace(/^"(.*)"\s*$/, "$1")
+    .trim();
+}

@@ -6,8 +6,8 @@ const ID_BODY = "[0-7][0-9a-hjkmnp-tv-z]{25}";
 export const APP_ID = new RegExp(`^app_${ID_BODY}$`);
 export const KEY_ID = new RegExp(`^key_${ID_BODY}$`);
 
-/** The API key shape accepted by src/auth/apiKey.ts. */
-export const API_KEY = /^ek_(live|test)_[A-Za-z0-9_-]{43}$/;
+/** The API key shapes accepted by src/auth/apiKey.ts: with the 6-character checksum, or older keys without. */
+export const API_KEY = /^ek_(live|test)_[A-Za-z0-9_-]{43}([0-9A-Za-z]{6})?$/;
 
 /** A hex SHA-256 digest, as stored in api_keys.key_hash. */
 export const SHA256_HEX = /^[0-9a-f]{64}$/;

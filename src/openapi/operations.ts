@@ -6,7 +6,7 @@ import { settingsPatch } from "../abuse/settings";
 import * as req from "../schemas";
 import * as res from "./responses";
 
-export type Auth = "app" | "device" | "none";
+export type Auth = "app" | "device" | "admin" | "none";
 
 export interface Operation {
   summary: string;
@@ -18,6 +18,9 @@ export interface Operation {
   /** status → [description, JSON body schema | media type of a non-JSON body]. */
   responses: Record<number, [string, z.ZodType | string | null]>;
 }
+
+const adminNote =
+  "Admin calls carry `Authorization: Bearer <ADMIN_TOKEN>`; without that secret configured they answer 404.";
 
 const wait = "With `wait` (0–25 s) the call returns as soon as the status changes.";
 
@@ -230,6 +233,64 @@ export const OPERATIONS: Record<string, Operation> = {
     auth: "device",
     responses: { 101: ["Switching protocols", null], 426: ["upgrade-required", res.problem] },
   },
+  "POST /v1/admin/apps": {
+    summary: "Admin: create an application",
+    description: adminNote,
+    tag: "Admin",
+    auth: "admin",
+    body: req.adminCreateApp,
+    responses: { 201: ["Created", res.application] },
+  },
+  "GET /v1/admin/apps": {
+    summary: "Admin: list applications",
+    tag: "Admin",
+    auth: "admin",
+    responses: { 200: ["The applications", res.applicationList] },
+  },
+  "GET /v1/admin/apps/:id": {
+    summary: "Admin: get an application",
+    tag: "Admin",
+    auth: "admin",
+    responses: { 200: ["The application", res.application] },
+  },
+  "POST /v1/admin/apps/:id/keys": {
+    summary: "Admin: issue an API key",
+    description: "The answer's `api_key` is the only time the key is shown.",
+    tag: "Admin",
+    auth: "admin",
+    body: req.adminCreateKey,
+    responses: { 201: ["Issued", res.issuedApiKey] },
+  },
+  "GET /v1/admin/apps/:id/keys": {
+    summary: "Admin: list an application's API keys",
+    description: "First and last characters only; never a key or its hash.",
+    tag: "Admin",
+    auth: "admin",
+    responses: { 200: ["The keys", res.apiKeyList] },
+  },
+  "GET /v1/admin/apps/:id/keys/:key_id": {
+    summary: "Admin: get an API key",
+    tag: "Admin",
+    auth: "admin",
+    responses: { 200: ["The key", res.apiKey] },
+  },
+  "DELETE /v1/admin/apps/:id/keys/:key_id": {
+    summary: "Admin: revoke an API key",
+    description:
+      "Takes effect at once where it is called; other Cloudflare locations may accept a cached key for up to 300 s plus KV propagation (about 60 s).",
+    tag: "Admin",
+    auth: "admin",
+    responses: { 200: ["Revoked", res.apiKey], 409: ["api-key-revoked", res.problem] },
+  },
+  "POST /v1/admin/apps/:id/keys/:key_id/rotate": {
+    summary: "Admin: rotate an API key",
+    description:
+      "Issues a new key; the old one keeps working for `grace_seconds` (default 86400, 0 = stop now) or until revoked.",
+    tag: "Admin",
+    auth: "admin",
+    body: req.adminRotateKey,
+    responses: { 201: ["The new key", res.rotatedApiKey], 409: ["api-key-not-active", res.problem] },
+  },
   "GET /openapi.json": {
     summary: "This API description (OpenAPI 3.1)",
     tag: "Meta",
@@ -265,6 +326,9 @@ export const COMPONENTS: Record<string, z.ZodType> = {
   DeviceEnrolled: res.deviceEnrolled,
   DeviceActivated: res.deviceActivated,
   DeviceChallengeList: res.deviceChallengeList,
+  Application: res.application,
+  ApiKey: res.apiKey,
+  IssuedApiKey: res.issuedApiKey,
   Problem: res.problem,
   ServiceStatus: res.service,
 };

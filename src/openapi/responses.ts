@@ -189,3 +189,44 @@ export const settings = settingsSchema.extend({
 });
 
 export const service = z.object({ service: z.string(), api: z.string(), status: z.string() });
+
+export const application = z.object({
+  id: id("app"),
+  object: z.literal("application"),
+  name: z.string(),
+  created_at: ts,
+  key_count: z.number().int().describe("every key ever issued, revoked ones included"),
+  active_keys: z.number().int().describe("keys that authenticate now (grace periods included)"),
+});
+
+export const applicationList = z.object({ object: z.literal("list"), data: z.array(application) });
+
+export const apiKey = z.object({
+  id: id("key"),
+  object: z.literal("api_key"),
+  app_id: id("app"),
+  name: z.string().nullable(),
+  mode: z.enum(["live", "test"]),
+  prefix: z.string().describe("the key's first 12 characters"),
+  last_chars: z
+    .string()
+    .nullable()
+    .describe("its last 4 characters (null for keys made before they were kept)"),
+  status: z
+    .enum(["active", "expiring", "expired", "revoked"])
+    .describe("expiring: rotated, working until expires_at"),
+  created_at: ts,
+  expires_at: nullableTs.describe("set by rotation: the end of the old key's grace period"),
+  revoked_at: nullableTs,
+  replaced_by: id("key").nullable().describe("the key that rotation issued in its place"),
+});
+
+export const apiKeyList = z.object({ object: z.literal("list"), data: z.array(apiKey) });
+
+export const issuedApiKey = apiKey.extend({
+  api_key: z.string().describe("the key itself: shown in this answer only, stored as its SHA-256"),
+});
+
+export const rotatedApiKey = issuedApiKey.extend({
+  replaces: apiKey.describe("the old key, now expiring"),
+});

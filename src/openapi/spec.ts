@@ -62,7 +62,8 @@ function operation(method: string, path: string, op: Operation | undefined): Jso
   };
   if (op?.description) doc.description = op.description;
   const auth = op?.auth ?? (path.startsWith("/v1/device") ? "device" : "app");
-  doc.security = auth === "app" ? [{ ApiKey: [] }] : auth === "device" ? [{ DeviceToken: [] }] : [];
+  const scheme = { app: "ApiKey", device: "DeviceToken", admin: "AdminToken", none: null }[auth];
+  doc.security = scheme ? [{ [scheme]: [] }] : [];
   const params = parameters(path, op);
   if (params.length) doc.parameters = params;
   if (op?.body) {
@@ -108,16 +109,29 @@ export function buildSpec(routes: readonly RouteLike[]): Json {
         "Push-based two-factor authentication. Application calls carry `X-API-Key`; device calls carry `Authorization: Bearer <device token>`. See docs/api.md for the walk-through.",
     },
     servers: [{ url: "http://127.0.0.1:8787", description: "npm run dev" }],
-    tags: ["Enrollments", "Devices", "Challenges", "Audit", "Settings", "Webhooks", "Device", "Meta"].map(
-      (name) => ({
-        name,
-      }),
-    ),
+    tags: [
+      "Enrollments",
+      "Devices",
+      "Challenges",
+      "Audit",
+      "Settings",
+      "Webhooks",
+      "Device",
+      "Admin",
+      "Meta",
+    ].map((name) => ({
+      name,
+    })),
     paths,
     components: {
       securitySchemes: {
         ApiKey: { type: "apiKey", in: "header", name: "X-API-Key" },
         DeviceToken: { type: "http", scheme: "bearer", description: "edt_… device token" },
+        AdminToken: {
+          type: "http",
+          scheme: "bearer",
+          description: "the operator secret ADMIN_TOKEN (wrangler secret put ADMIN_TOKEN)",
+        },
       },
       schemas: components(),
     },

@@ -3,15 +3,16 @@
 // not through the script under test.
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { type E2eServer, startServer } from "./harness";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const WRANGLER = path.join(ROOT, "node_modules", ".bin", "wrangler");
 const ID = (prefix: string) => new RegExp(`^${prefix}_[0-7][0-9a-hjkmnp-tv-z]{25}$`);
-const API_KEY = /^ek_live_[A-Za-z0-9_-]{43}$/;
+const API_KEY = /^ek_live_[A-Za-z0-9_-]{43}[0-9A-Za-z]{6}$/;
 
 interface Run {
   code: number | null;
@@ -19,11 +20,11 @@ interface Run {
   stderr: string;
 }
 
-function run(cmd: string, args: string[]): Promise<Run> {
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {
       cwd: ROOT,
-      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
@@ -145,7 +146,17 @@ describe("admin: applications and keys", () => {
     const keys = listed.keys as Record<string, unknown>[];
     expect(keys.map((k) => k.key_id).sort()).toEqual([firstKeyId, secondKeyId].sort());
     for (const k of keys) {
-      expect(Object.keys(k).sort()).toEqual(["app_id", "created_at", "key_id", "prefix", "revoked_at"]);
+      expect(Object.keys(k).sort()).toEqual([
+        "app_id",
+        "created_at",
+        "expires_at",
+        "key_id",
+        "last_chars",
+        "name",
+        "prefix",
+        "revoked_at",
+      ]);
+      expect(k.expires_at).toBeNull();
       expect(k.revoked_at).toBeNull();
       expect(Number.isNaN(Date.parse(String(k.created_at)))).toBe(false);
     }
@@ -187,12 +198,115 @@ describe("admin: applications and keys", () => {
     expect(again.code).toBe(1);
     expect(again.stdout).toBe("");
     expect(again.stderr).toMatch(/already revoked/);
-  });
+  }, 240_000); // several wrangler runs, each slow on a loaded machine
+
+  test("key rotate issues a named key; the old one gets an end of grace; every change is audited", async () => {
+    const rotated = jsonLine(
+      await admin("key", "rotate", "--key", secondKeyId, "--grace", "600", "--name", "v2", "--json"),
+    );
+    expect(rotated).toMatchObject({ app_id: appId, replaces: secondKeyId });
+    expect(String(rotated.api_key)).toMatch(API_KEY);
+    const ends = Date.parse(String(rotated.old_key_expires_at));
+    expect(ends).toBeGreaterThan(Date.now() + 500_000);
+    const rows = await sql(
+      `SELECT id, name, last_chars, expires_at, replaced_by FROM api_keys WHERE app_id = '${appId}' ORDER BY created_at`,
+    );
+    expect(rows.find((r) => r.id === secondKeyId)).toMatchObject({
+      expires_at: ends,
+      replaced_by: rotated.key_id,
+    });
+    expect(rows.find((r) => r.id === rotated.key_id)).toMatchObject({
+      name: "v2",
+      last_chars: String(rotated.api_key).slice(-4),
+    });
+    const again = await admin("key", "rotate", "--key", secondKeyId);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/already rotated/);
+    const audit = await sql(`SELECT type FROM audit_events WHERE app_id = '${appId}' ORDER BY seq`);
+    expect(audit.map((r) => r.type)).toEqual([
+      "application.created",
+      "api_key.created",
+      "api_key.created",
+      "api_key.revoked",
+      "api_key.rotated",
+    ]);
+  }, 240_000); // several wrangler runs, each slow on a loaded machine
 
   test("unknown ids of the right shape exit 1", async () => {
     const missingApp = await admin("key", "create", "--app", "app_00000000000000000000000000", "--json");
     expect(missingApp.code).toBe(1);
     expect(missingApp.stdout).toBe("");
     expect(missingApp.stderr).toMatch(/no application with id app_0{26}/);
+  });
+});
+
+describe("admin --url: the same commands through a running Worker's admin API", () => {
+  const token = `eka_${"e2e".repeat(12)}`;
+  let server: E2eServer;
+  let envFile: string;
+  const viaHttp = (...args: string[]) =>
+    run(process.execPath, ["scripts/admin.mjs", "--url", server.baseUrl, ...args], {
+      ENCRYPXON_ADMIN_TOKEN: token,
+    });
+  const get = (key: string) =>
+    fetch(`${server.baseUrl}/v1/audit?limit=1`, { headers: { "x-api-key": key } }).then((r) => r.status);
+
+  beforeAll(async () => {
+    envFile = path.join(await mkdtemp(path.join(tmpdir(), "encrypxon-admin-env-")), "secrets.env");
+    await writeFile(envFile, `ADMIN_TOKEN=${token}\n`, { mode: 0o600 });
+    server = await startServer({ wranglerArgs: ["--env-file", envFile] });
+    server.secret(token);
+  }, 120_000);
+
+  afterAll(async () => {
+    await server?.cleanup();
+    await rm(path.dirname(envFile), { recursive: true, force: true });
+  });
+
+  test("app create, key create, rotate, revoke: keys work and stop at once", async () => {
+    const created = jsonLine(
+      await viaHttp("app", "create", "--name", "Over HTTP", "--key-name", "first", "--json"),
+    );
+    const appId = String(created.app_id);
+    expect(String(created.api_key)).toMatch(API_KEY);
+    server.secret(String(created.api_key));
+    expect(await get(String(created.api_key))).toBe(200);
+
+    const rotated = jsonLine(
+      await viaHttp(
+        "key",
+        "rotate",
+        "--app",
+        appId,
+        "--key",
+        String(created.key_id),
+        "--grace",
+        "0",
+        "--json",
+      ),
+    );
+    server.secret(String(rotated.api_key));
+    expect(await get(String(rotated.api_key))).toBe(200);
+    expect(await get(String(created.api_key))).toBe(401);
+
+    const listed = jsonLine(await viaHttp("key", "list", "--app", appId, "--json"));
+    expect((listed.keys as { name: string }[]).map((k) => k.name)).toEqual(["first", "first"]);
+
+    const revoked = jsonLine(
+      await viaHttp("key", "revoke", "--app", appId, "--key", String(rotated.key_id), "--json"),
+    );
+    expect(revoked.revoked_at).not.toBeNull();
+    expect(await get(String(rotated.api_key))).toBe(401);
+    const apps = jsonLine(await viaHttp("app", "list", "--json"));
+    expect((apps.apps as { app_id: string }[]).map((a) => a.app_id)).toContain(appId);
+    expect(server.logProblems()).toEqual([]);
+  });
+
+  test("a wrong operator secret is refused with the server's message", async () => {
+    const r = await run(process.execPath, ["scripts/admin.mjs", "--url", server.baseUrl, "app", "list"], {
+      ENCRYPXON_ADMIN_TOKEN: "wrong",
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/401 Unauthorized/);
   });
 });

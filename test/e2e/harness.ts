@@ -23,7 +23,7 @@ export { REPO_ROOT };
 const READY_TIMEOUT_MS = 60_000;
 /** How long wrangler and workerd get to exit after SIGTERM before SIGKILL. */
 const STOP_TIMEOUT_MS = 5_000;
-const API_KEY = /^ek_(live|test)_[A-Za-z0-9_-]{43}$/;
+const API_KEY = /^ek_(live|test)_[A-Za-z0-9_-]{43}([0-9A-Za-z]{6})?$/;
 
 export interface Run {
   code: number | null;
