@@ -1,5 +1,5 @@
 // src/index.ts with its bindings wrapped (config: generated from ../../wrangler.toml by run.ts): every D1 call, KV call, Durable Object RPC and DO storage call
-// is timed and counted (the notify hops to DEVICE_CHANNELS too, which run after the answer). Requests must come one at a time (the trace is module-global); the Worker and its
+// is timed and counted (every object namespace: the notify hops to DEVICE_CHANNELS run after the answer). Requests must come one at a time (the trace is module-global); the Worker and its
 // objects share one isolate under `wrangler dev`, so the object's calls land in the same trace.
 // GET /__profile answers the traces recorded since the last call and forgets them.
 import { ChallengeObject as Real } from "../../src/durable/challenge";
@@ -116,13 +116,22 @@ function wrapNamespace(ns: DurableObjectNamespace, label: string): DurableObject
   });
 }
 
+function isNamespace(v: unknown): v is DurableObjectNamespace {
+  return (
+    typeof v === "object" && v !== null && typeof (v as { idFromName?: unknown }).idFromName === "function"
+  );
+}
+
+/** Every Durable Object namespace the build has (whatever it names them), each hop labelled by binding. */
 function wrapEnv(env: Env): Env {
+  const wrapped: Record<string, unknown> = { ...env };
+  for (const [name, value] of Object.entries(env)) {
+    if (isNamespace(value)) wrapped[name] = wrapNamespace(value, name.toLowerCase());
+  }
   return {
-    ...env,
+    ...wrapped,
     DB: wrapDb(env.DB),
     API_KEYS: wrapMethods(env.API_KEYS, "KV", ["get", "put", "delete"]),
-    CHALLENGES: wrapNamespace(env.CHALLENGES as unknown as DurableObjectNamespace, "challenge"),
-    DEVICE_CHANNELS: wrapNamespace(env.DEVICE_CHANNELS as unknown as DurableObjectNamespace, "channel"),
   } as unknown as Env;
 }
 
