@@ -17,6 +17,7 @@ import { Api, enrollOne, enrollUsers, TERMINAL, type User } from "./lib/api";
 import { openD1 } from "./lib/db";
 import { fmt, type LoadResult, load, summary } from "./lib/load";
 import { type Dev, REPO_ROOT, startDev, startDirect } from "./lib/server";
+import { countSyscalls, cpuMs, straceAvailable, workerdPids } from "./lib/syscalls";
 
 const args = process.argv.slice(2);
 const QUICK = args.includes("--quick");
@@ -159,8 +160,28 @@ function machine(): void {
   out(`- command: \`npm run bench${args.length ? ` -- ${args.join(" ")}` : ""}\``);
 }
 
-const row = (r: LoadResult, floor: { rps: number; p50: number; p99: number }) =>
-  `| ${r.label} | ${fmt(r.rps, 0)} | ${fmt(r.p50, 0)} | ${fmt(r.p99, 0)} | ${fmt(r.rps / floor.rps, 2)} | ${fmt(r.p50 / Math.max(floor.p50, 1), 1)} | ${fmt(r.p99 / Math.max(floor.p99, 1), 1)} | ${r.requests} | ${r.non2xx} | ${r.errors} |`;
+const LOAD_HEADER =
+  "| request | req/s | p50 | p99 | throughput ÷ floor | p50 ÷ floor | p99 ÷ floor | requests | non-2xx | errors | workerd CPU ms/req |\n" +
+  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+
+/** A load line; the CPU column only where the bench started workerd itself (straight, not wrangler dev). */
+const row = (r: Measured, floor: { rps: number; p50: number; p99: number }) =>
+  `| ${r.label} | ${fmt(r.rps, 0)} | ${fmt(r.p50, 0)} | ${fmt(r.p99, 0)} | ${fmt(r.rps / floor.rps, 2)} | ${fmt(r.p50 / Math.max(floor.p50, 1), 1)} | ${fmt(r.p99 / Math.max(floor.p99, 1), 1)} | ${r.requests} | ${r.non2xx} | ${r.errors} | ${r.cpuPerRequest === undefined ? "–" : fmt(r.cpuPerRequest, 2)} |`;
+
+type Measured = LoadResult & { cpuPerRequest?: number };
+
+/**
+ * A load, with the CPU time the workerd processes this bench started (Miniflare's) spent on it, per
+ * completed request: what bounds throughput when everything shares one runtime process.
+ */
+async function measured(direct: boolean, spec: Parameters<typeof load>[0]): Promise<Measured> {
+  const pids = direct ? workerdPids() : [];
+  const before = pids.length ? cpuMs(pids) : null;
+  const r = await load(spec);
+  const after = pids.length ? cpuMs(pids) : null;
+  if (before === null || after === null || r.requests === 0) return r;
+  return { ...r, cpuPerRequest: (after - before) / r.requests };
+}
 
 // ───────────────────────────── 1. floor vs endpoints ─────────────────────────────
 
@@ -170,7 +191,7 @@ interface Opened {
   close(): Promise<void>;
 }
 
-async function endpointLoads(ctx: Ctx, base: string, suffix: string): Promise<LoadResult[]> {
+async function endpointLoads(ctx: Ctx, base: string, suffix: string, direct: boolean): Promise<Measured[]> {
   const c = P.connections;
   const s = P.seconds;
   const key = { "x-api-key": ctx.apiKey };
@@ -185,10 +206,12 @@ async function endpointLoads(ctx: Ctx, base: string, suffix: string): Promise<Lo
     ids.push(String(b.id));
   }
   let i = 0;
-  const results: LoadResult[] = [];
-  results.push(await load({ label: `GET /${suffix}`, url: `${base}/`, connections: c, seconds: s }));
+  const results: Measured[] = [];
   results.push(
-    await load({
+    await measured(direct, { label: `GET /${suffix}`, url: `${base}/`, connections: c, seconds: s }),
+  );
+  results.push(
+    await measured(direct, {
       label: `GET /v1/challenges/{id}${suffix}`,
       url: `${base}/v1/challenges/${ids[0]}`,
       headers: key,
@@ -198,7 +221,7 @@ async function endpointLoads(ctx: Ctx, base: string, suffix: string): Promise<Lo
     }),
   );
   results.push(
-    await load({
+    await measured(direct, {
       label: `GET /v1/audit${suffix}`,
       url: `${base}/v1/audit`,
       headers: key,
@@ -207,7 +230,7 @@ async function endpointLoads(ctx: Ctx, base: string, suffix: string): Promise<Lo
     }),
   );
   results.push(
-    await load({
+    await measured(direct, {
       label: `GET /v1/device/challenges${suffix}`,
       url: `${base}/v1/device/challenges`,
       next: () => ({ headers: { authorization: `Bearer ${readUsers[i++ % readUsers.length]?.token}` } }),
@@ -216,7 +239,7 @@ async function endpointLoads(ctx: Ctx, base: string, suffix: string): Promise<Lo
     }),
   );
   results.push(
-    await load({
+    await measured(direct, {
       label: `POST /v1/challenges${suffix}`,
       url: `${base}/v1/challenges`,
       method: "POST",
@@ -243,18 +266,19 @@ async function endpointSet(
 ): Promise<void> {
   const c = P.connections;
   const s = P.seconds;
-  const floorBefore = await load({
+  const direct = !tag.startsWith("wrangler dev");
+  const floorBefore = await measured(direct, {
     label: `floor GET / (${tag})`,
     url: `${floorUrl}/`,
     connections: c,
     seconds: s,
   });
-  const results: LoadResult[] = [];
-  const posts: [Variant, LoadResult][] = [];
+  const results: Measured[] = [];
+  const posts: [Variant, Measured][] = [];
   for (const v of variants) {
     const service = await open(v);
     try {
-      const rs = await endpointLoads(ctx, service.base, variants.length > 1 ? ` [${v.tag}]` : "");
+      const rs = await endpointLoads(ctx, service.base, variants.length > 1 ? ` [${v.tag}]` : "", direct);
       results.push(...rs);
       const post = rs[rs.length - 1];
       if (post) posts.push([v, post]);
@@ -262,7 +286,7 @@ async function endpointSet(
       await service.close();
     }
   }
-  const floorAfter = await load({
+  const floorAfter = await measured(direct, {
     label: `floor GET / (${tag}, after)`,
     url: `${floorUrl}/`,
     connections: c,
@@ -278,10 +302,7 @@ async function endpointSet(
     `### ${tag}: ${c} connections, ${s} s each (latency in ms; ratios against the mean of the two floor runs)`,
   );
   out();
-  out(
-    "| endpoint | req/s | p50 | p99 | throughput ÷ floor | p50 ÷ floor | p99 ÷ floor | requests | non-2xx | errors |",
-  );
-  out("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  out(LOAD_HEADER);
   out(row(floorBefore, floor));
   for (const r of results) out(row(r, floor));
   out(row(floorAfter, floor));
@@ -474,14 +495,57 @@ const PROBES = [
   ["… and then the object's D1 batch", "/reuse-d1"],
 ] as const;
 
-async function probeRows(base: string): Promise<LoadResult[]> {
-  const rows: LoadResult[] = [];
+async function probeRows(base: string, direct: boolean): Promise<Measured[]> {
+  const rows: Measured[] = [];
   for (const [label, p] of PROBES) {
-    rows.push(await load({ label, url: `${base}${p}`, connections: P.connections, seconds: P.seconds }));
+    rows.push(
+      await measured(direct, { label, url: `${base}${p}`, connections: P.connections, seconds: P.seconds }),
+    );
     // Requests still queued when the load stopped would land in the next line: wait them out.
     await fetch(`${base}${p}`, { signal: AbortSignal.timeout(60_000) }).then((r) => r.arrayBuffer());
   }
   return rows;
+}
+
+/** Disk system calls per request of each probe, sequentially, straight against workerd (if strace can). */
+async function probeSyscalls(ctx: Ctx, base: string): Promise<void> {
+  const pids = workerdPids();
+  if (!straceAvailable() || pids.length === 0) {
+    out();
+    out("(System-call counts skipped: strace is not available here.)");
+    return;
+  }
+  const n = QUICK ? 10 : 100;
+  const lines: string[] = [];
+  for (const [label, p] of PROBES) {
+    if (p.endsWith("-d1") && p !== "/new-d1") continue;
+    const counts = await countSyscalls(
+      pids,
+      path.join(ctx.tmp, `strace${p.replace("/", "-")}.txt`),
+      n,
+      async () => {
+        for (let i = 0; i < n; i++) await fetch(`${base}${p}`).then((r) => r.arrayBuffer());
+      },
+    );
+    if (!counts) {
+      out();
+      out("(System-call counts skipped: strace could not attach to workerd.)");
+      return;
+    }
+    const c = (k: string) => fmt(counts.perRequest[k] ?? 0, 1);
+    lines.push(
+      `| ${label} | ${c("openat")} | ${c("fsync")} | ${c("fdatasync")} | ${c("pwrite64")} | ${c("fcntl")} | ${c("unlink")} | ${fmt(counts.msPerRequest, 2)} |`,
+    );
+  }
+  out();
+  out(
+    `Disk system calls workerd makes per request (\`strace -f -c\` on its processes, ${n} sequential requests each, straight against workerd; ` +
+      "the last column is the time inside them as strace measures it, which it inflates):",
+  );
+  out();
+  out("| request | openat | fsync | fdatasync | pwrite64 | fcntl | unlink | ms in these calls |");
+  out("|---|---:|---:|---:|---:|---:|---:|---:|");
+  for (const l of lines) out(l);
 }
 
 async function doCost(ctx: Ctx): Promise<void> {
@@ -521,18 +585,17 @@ async function doCost(ctx: Ctx): Promise<void> {
   for (const [tag, open] of modes) {
     const probe = await open();
     try {
-      const rows = await probeRows(probe.base);
+      const rows = await probeRows(probe.base, tag.startsWith("workerd direct"));
       const floor = rows[0] ?? { rps: 1, p50: 1, p99: 1 };
       out();
       out(`### ${tag}`);
       out();
-      out(
-        "| request | req/s | p50 | p99 | throughput ÷ floor | p50 ÷ floor | p99 ÷ floor | requests | non-2xx | errors |",
-      );
-      out("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+      out(LOAD_HEADER);
       for (const r of rows) out(row(r, floor));
       for (const r of rows)
         check(r.status5xx === 0 && r.errors === 0, `bench/do ${tag} ${r.label}: no 5xx, no socket errors`);
+      // After the load, so the 50 long-lived objects exist.
+      if (tag.startsWith("workerd direct")) await probeSyscalls(ctx, probe.base);
     } finally {
       await probe.close();
     }
