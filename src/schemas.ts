@@ -12,13 +12,20 @@ z.config({
   },
 });
 
-/** A query-string number: "must be a number" only when it is not one, range messages otherwise. */
+/**
+ * A query-string number: plain decimal digits only (Number() alone would also take "0x10", "1e1", " 5"
+ * or "", so `?wait=0x10` would wait 16 s); "must be a whole number" when it is not one, range messages
+ * otherwise. Anything else stays a string, which the number schema then refuses.
+ */
 const queryInt = (min: number, max: number) =>
-  z.coerce
-    .number({ error: (issue) => (issue.code === "invalid_type" ? "must be a number" : undefined) })
-    .int("must be a whole number")
-    .min(min, `must be at least ${min}`)
-    .max(max, `must be at most ${max}`);
+  z.preprocess(
+    (v) => (typeof v === "string" && /^[0-9]{1,10}$/.test(v) ? Number(v) : v),
+    z
+      .number({ error: (issue) => (issue.code === "invalid_type" ? "must be a whole number" : undefined) })
+      .int("must be a whole number")
+      .min(min, `must be at least ${min}`)
+      .max(max, `must be at most ${max}`),
+  );
 
 // Text that ends up on a phone screen and in audit exports: no control characters, no bidi controls or
 // invisible characters that could make "moc.knab" read as "bank.com", and no lone surrogates (they would
@@ -65,10 +72,17 @@ export const waitQuery = z.object({
   wait: queryInt(0, MAX_WAIT_SECONDS).optional(),
 });
 
+/** A public JWK has a dozen members at most; what they hold is checked by importDevicePublicKey. */
+const MAX_JWK_MEMBERS = 20;
+const publicJwk = z
+  .record(z.string().max(32), z.unknown())
+  .refine((jwk) => Object.keys(jwk).length <= MAX_JWK_MEMBERS, `must have at most ${MAX_JWK_MEMBERS} members`)
+  .meta({ maxProperties: MAX_JWK_MEMBERS });
+
 export const deviceEnroll = z.strictObject({
   code: z.string().min(1).max(200),
   key_format: z.enum(KEY_FORMATS),
-  public_key: z.union([z.string().max(2000), z.record(z.string(), z.unknown())]),
+  public_key: z.union([z.string().max(2000), publicJwk]),
   name: printable(100).optional(),
   platform: printable(50).optional(),
 });
