@@ -84,7 +84,7 @@ function makeRouter(table: typeof routes) {
       .filter(([method, pattern]) => method !== "ALL" && pattern.test(path))
       .map(([method]) => method);
     if (allowed.length === 0) {
-      throw new Problem(404, "not-found", "Not found", `There is no ${path} in this API.`);
+      throw new Problem(404, "not-found", "Not found", `There is no ${path.slice(0, 200)} in this API.`);
     }
     // OPTIONS says which methods exist and nothing more: with no Access-Control-* headers in the answer a
     // browser's CORS preflight fails, which is the point (see CORS in docs/api.md).
@@ -95,7 +95,7 @@ function makeRouter(table: typeof routes) {
       405,
       "method-not-allowed",
       "Method not allowed",
-      `${path} accepts ${allowed.join(", ")}.`,
+      `${path.slice(0, 200)} accepts ${allowed.join(", ")}.`,
       {
         headers: { allow: allowed.join(", ") },
       },

@@ -66,7 +66,7 @@ export async function readJson<S extends z.ZodType>(request: Request, schema: S)
       415,
       "unsupported-media-type",
       "Unsupported media type",
-      `The body must be JSON sent with content-type: application/json (got ${type.split(";")[0]}; curl -d sends form data unless told -H 'content-type: application/json').`,
+      `The body must be JSON sent with content-type: application/json (got ${(type.split(";")[0] ?? "").slice(0, 100)}; curl -d sends form data unless told -H 'content-type: application/json').`,
     );
   }
   let data: unknown = {};

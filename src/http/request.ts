@@ -7,8 +7,15 @@ export type Handler = (request: IRequest, env: Env, ctx: ExecutionContext) => Pr
 /** Long-polls never outlive a client's or a proxy's patience. */
 export const MAX_WAIT_SECONDS = 25;
 
-/** The client's address as Cloudflare reports it; absent locally unless a proxy sets it. */
-export const clientIp = (request: Request): string | null => request.headers.get("cf-connecting-ip");
+/**
+ * The client's address as Cloudflare reports it; absent locally unless a proxy sets it. It goes into
+ * audit rows, so anything that is not shaped like an IPv4 or IPv6 address (a client or a proxy other than
+ * Cloudflare's can send any text) is dropped rather than stored.
+ */
+export const clientIp = (request: Request): string | null => {
+  const ip = request.headers.get("cf-connecting-ip");
+  return ip !== null && /^[0-9A-Fa-f.:]{2,45}$/.test(ip) ? ip : null;
+};
 
 const ID_SHAPE = /^[0-9a-hjkmnp-tv-z]{26}$/;
 
