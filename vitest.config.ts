@@ -18,6 +18,9 @@ export default defineConfig({
           TEST_MIGRATIONS: migrations,
           WEBHOOK_KEY: "test-webhook-key-0123456789abcdef0123456789abcdef",
           ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+          // test/fuzz.test.ts: runs per route and the seed (a number, or "random").
+          FUZZ_RUNS: process.env.FUZZ_RUNS ?? "",
+          FUZZ_SEED: process.env.FUZZ_SEED ?? "",
         },
       },
     }),

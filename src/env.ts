@@ -29,6 +29,8 @@ declare global {
     // The test pool's `env` is these bindings plus the migrations the setup file applies.
     interface Env extends AppEnv {
       TEST_MIGRATIONS: import("@cloudflare/vitest-pool-workers").D1Migration[];
+      FUZZ_RUNS: string;
+      FUZZ_SEED: string;
     }
   }
 }
