@@ -2,14 +2,18 @@
 // preflights, WebSocket upgrades and their refusals, the docs page, the QR images and a 500.
 import { createExecutionContext, SELF, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { CORS_READABLE_PATHS, SECURITY_HEADERS } from "../src/http/headers";
 import worker from "../src/index";
 import { BASE } from "./helpers";
-import { credentials, fillPath, ownId, routeTable, type Tenant, tenant } from "./routeTable";
+import { answerWebhooks, credentials, fillPath, ownId, routeTable, type Tenant, tenant } from "./routeTable";
 
 let t: Tenant;
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 beforeEach(async () => {
+  answerWebhooks();
   t = await tenant("headers");
 });
 

@@ -1,6 +1,7 @@
 // The live route table (src/index.ts) as tests see it: each route with the credential it wants and the
 // body and query schemas it validates with. Sweeps over every route read it from here, so a route added
 // to the table is covered without touching the tests.
+import { vi } from "vitest";
 import type { z } from "zod";
 import { routes } from "../src/index";
 import { OPERATIONS } from "../src/openapi/operations";
@@ -53,6 +54,28 @@ export interface Tenant {
   enrollmentId: string;
   code: string;
   challengeId: string;
+  /** A webhook endpoint (on a loopback port nothing listens on), when the table has webhooks. */
+  webhookId: string | null;
+}
+
+/** Where fixture webhooks point; `answerWebhooks` plays the receiver. */
+export const FIXTURE_WEBHOOK_HOST = "hooks.example.test";
+const FIXTURE_WEBHOOK_URL = `https://${FIXTURE_WEBHOOK_HOST}/fixture`;
+
+/**
+ * Answers every webhook delivery with 200 in this isolate (the dispatcher's fetch; Durable Objects share
+ * the isolate in tests), so deliveries finish inside the request that caused them instead of retrying in
+ * the background. Call it in a beforeEach; vi.restoreAllMocks undoes it.
+ */
+export function answerWebhooks(): void {
+  vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+    const request = new Request(input, init);
+    if (new URL(request.url).hostname !== FIXTURE_WEBHOOK_HOST) {
+      throw new Error(`unexpected outbound fetch to ${request.url}`);
+    }
+    await request.arrayBuffer();
+    return new Response(null, { status: 200 });
+  });
 }
 
 export async function tenant(name: string): Promise<Tenant> {
@@ -63,6 +86,13 @@ export async function tenant(name: string): Promise<Tenant> {
   const enr = await call("POST", "/v1/enrollments", { key: app.apiKey, body: { user_id: userId } });
   const chl = await call("POST", "/v1/challenges", { key: app.apiKey, body: { user_id: userId } });
   if (enr.status !== 201 || chl.status !== 201) throw new Error("tenant fixture failed");
+  // Last, so that no event of the setup above is delivered anywhere.
+  let webhookId: string | null = null;
+  if (routes.some(([method, path]) => method === "POST" && path === "/v1/webhooks")) {
+    const hook = await call("POST", "/v1/webhooks", { key: app.apiKey, body: { url: FIXTURE_WEBHOOK_URL } });
+    if (hook.status !== 201) throw new Error(`webhook fixture failed: ${JSON.stringify(hook.body)}`);
+    webhookId = hook.body.id;
+  }
   return {
     app,
     userId,
@@ -71,6 +101,7 @@ export async function tenant(name: string): Promise<Tenant> {
     enrollmentId: enr.body.id,
     code: codeOf(enr.body.enrollment_uri),
     challengeId: chl.body.id,
+    webhookId,
   };
 }
 
@@ -84,6 +115,8 @@ export function ownId(t: Tenant, param: string, collection: string): string {
       return t.spare.deviceId;
     case "challenges":
       return t.challengeId;
+    case "webhooks":
+      return t.webhookId ?? "whk_00000000000000000000000000";
     default:
       return `${collection.replace(/s$/, "").slice(0, 3)}_0000000000000000000000000`;
   }

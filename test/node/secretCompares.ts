@@ -295,3 +295,19 @@ export function withPlainEquality(file: string, source: string, fn = "timingSafe
     out = out.slice(0, start) + text + out.slice(end);
   return out;
 }
+
+/** First and last line (1-based) of each function or method named `fn` in a file. */
+export function functionLines(file: string, source: string, fn: string): [number, number][] {
+  const sf = ts.createSourceFile(file, source, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+  const out: [number, number][] = [];
+  const line = (pos: number) => sf.getLineAndCharacterOfPosition(pos).line + 1;
+  const visit = (n: ts.Node) => {
+    const named =
+      ((ts.isFunctionDeclaration(n) || ts.isMethodDeclaration(n)) && n.name?.getText(sf) === fn) ||
+      (ts.isVariableDeclaration(n) && ts.isIdentifier(n.name) && n.name.text === fn);
+    if (named) out.push([line(n.getStart(sf)), line(n.getEnd())]);
+    ts.forEachChild(n, visit);
+  };
+  visit(sf);
+  return out;
+}
