@@ -55,7 +55,7 @@ export const routes: [method: string, path: string, handler: Handler][] = [
 ];
 // The operator's calls (ADMIN_TOKEN). A router of their own, consulted only when that secret is set:
 // otherwise they do not exist at all, not even as a 405 that would give their paths away.
-const adminRoutes: [method: string, path: string, handler: Handler][] = [
+export const adminRoutes: [method: string, path: string, handler: Handler][] = [
   ["POST", "/v1/admin/apps", admin.createApp],
   ["GET", "/v1/admin/apps", admin.listApps],
   ["GET", "/v1/admin/apps/:id", admin.getApp],

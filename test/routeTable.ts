@@ -1,9 +1,11 @@
 // The live route table (src/index.ts) as tests see it: each route with the credential it wants and the
 // body and query schemas it validates with. Sweeps over every route read it from here, so a route added
 // to the table is covered without touching the tests.
+
+import { env } from "cloudflare:workers";
 import { vi } from "vitest";
 import type { z } from "zod";
-import { routes } from "../src/index";
+import { adminRoutes, routes } from "../src/index";
 import { OPERATIONS } from "../src/openapi/operations";
 import { call, codeOf, createApp, enrollDevice, type TestApp, type TestDevice } from "./helpers";
 
@@ -18,8 +20,9 @@ export interface RouteInfo {
   params: string[];
 }
 
+/** Both tables: the API's and the operator's (on in tests, where ADMIN_TOKEN is set). */
 export function routeTable(): RouteInfo[] {
-  return routes.map(([method, path]) => {
+  return [...routes, ...adminRoutes].map(([method, path]) => {
     const op = OPERATIONS[`${method} ${path}`];
     return {
       method,
@@ -115,6 +118,10 @@ export function ownId(t: Tenant, param: string, collection: string): string {
       return t.spare.deviceId;
     case "challenges":
       return t.challengeId;
+    case "apps":
+      return t.app.appId;
+    case "keys":
+      return t.app.keyId;
     case "webhooks":
       return t.webhookId ?? "whk_00000000000000000000000000";
     default:
@@ -126,5 +133,6 @@ export function ownId(t: Tenant, param: string, collection: string): string {
 export function credentials(t: Tenant, auth: string): Record<string, string> {
   if (auth === "app") return { "x-api-key": t.app.apiKey };
   if (auth === "device") return { authorization: `Bearer ${t.device.token}` };
+  if (auth === "admin") return { authorization: `Bearer ${env.ADMIN_TOKEN}` };
   return {};
 }

@@ -35,6 +35,7 @@ const COMPARE_POINTS: [file: string, fn: string, what: string, compare: string][
   ["src/routes/deviceEnrollment.ts", "activate", "device token digest at activation", "timingSafeEqual"],
   ["src/durable/challenge.ts", "respond", "challenge entropy digest", "timingSafeEqual"],
   ["src/durable/challenge.ts", "sameNumber", "number matching", "timingSafeEqual"],
+  ["src/auth/adminToken.ts", "authenticateAdmin", "operator token digest", "timingSafeEqual"],
   ["packages/client/src/webhooks.ts", "verifyWebhook", "webhook signature (SDK)", "constantTimeEqual"],
 ];
 
@@ -80,6 +81,7 @@ describe("the finder", () => {
     ["tainted local", "const h = await sha256Hex(key); const s = row.x; if (h !== s) fail();"],
     ["tainted twice", "const a = body.code; const b = a; if (b === other) ok();"],
     ["destructured", "const { token } = body; if (token == row.value) ok();"],
+    ["array-destructured", "const [a, b] = await Promise.all([sha256(x), sha256(y)]); if (a === b) ok();"],
     ["number matching", "if (input.number !== expected) wrong();"],
     ["api key", "if (apiKey === presented) ok();"],
     ["signature method", "if (sig.localeCompare(expected) === 0) ok();"],

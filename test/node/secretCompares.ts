@@ -137,6 +137,7 @@ function holds(node: ts.Node, tainted: Set<string>): boolean {
     return ts.isPropertyAccessExpression(callee) && holds(callee.expression, tainted);
   }
   if (ts.isTemplateExpression(n)) return n.templateSpans.some((span) => holds(span.expression, tainted));
+  if (ts.isArrayLiteralExpression(n)) return n.elements.some((e) => holds(e, tainted));
   if (ts.isBinaryExpression(n)) return holds(n.left, tainted) || holds(n.right, tainted);
   if (ts.isConditionalExpression(n)) return holds(n.whenTrue, tainted) || holds(n.whenFalse, tainted);
   return false;
@@ -148,7 +149,13 @@ function taintedNames(sf: ts.SourceFile): Set<string> {
   const visit = (n: ts.Node) => {
     if (ts.isVariableDeclaration(n) && n.initializer) {
       if (ts.isIdentifier(n.name)) decls.push([n.name.text, n.initializer, false]);
-      else if (ts.isObjectBindingPattern(n.name)) {
+      else if (ts.isArrayBindingPattern(n.name)) {
+        // const [a, b] = await Promise.all([sha256(x), …]): each element may be what was hashed.
+        for (const el of n.name.elements) {
+          if (ts.isBindingElement(el) && ts.isIdentifier(el.name))
+            decls.push([el.name.text, n.initializer, false]);
+        }
+      } else if (ts.isObjectBindingPattern(n.name)) {
         // const { token } = body: each bound name is judged by the member it reads.
         for (const el of n.name.elements) {
           if (ts.isIdentifier(el.name)) decls.push([el.name.text, n.initializer, true]);
