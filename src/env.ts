@@ -1,3 +1,4 @@
+import type { AuditSealer } from "./durable/auditSealer";
 import type { ChallengeObject } from "./durable/challenge";
 import type { DeviceChannel } from "./durable/channel";
 import type { EnrollmentWaiter } from "./durable/enrollmentWaiter";
@@ -11,6 +12,7 @@ export interface Env {
   DEVICE_CHANNELS: DurableObjectNamespace<DeviceChannel>;
   ENROLLMENT_WAITERS: DurableObjectNamespace<EnrollmentWaiter>;
   WEBHOOKS: DurableObjectNamespace<WebhookDispatcher>;
+  AUDIT_SEALERS: DurableObjectNamespace<AuditSealer>;
   /**
    * Worker secret (`wrangler secret put WEBHOOK_KEY`, any long random string) under which webhook signing
    * secrets are stored encrypted. Without it webhooks cannot be registered.

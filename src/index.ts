@@ -1,5 +1,6 @@
 import { type IRequest, Router } from "itty-router";
 import { adminEnabled } from "./auth/adminToken";
+import { sealMarked } from "./durable/auditSealer";
 import type { Env } from "./env";
 import { json } from "./http/body";
 import { withSecurityHeaders } from "./http/headers";
@@ -17,6 +18,7 @@ import * as enrollments from "./routes/enrollments";
 import * as settings from "./routes/settings";
 import * as webhooks from "./routes/webhooks";
 
+export { AuditSealer } from "./durable/auditSealer";
 export { ChallengeObject } from "./durable/challenge";
 export { DeviceChannel } from "./durable/channel";
 export { EnrollmentWaiter } from "./durable/enrollmentWaiter";
@@ -36,6 +38,7 @@ export const routes: [method: string, path: string, handler: Handler][] = [
   ["GET", "/v1/challenges/:id", challenges.get],
   ["DELETE", "/v1/challenges/:id", challenges.cancel],
   ["GET", "/v1/audit", audit.list],
+  ["GET", "/v1/audit/verify", audit.verify],
   ["GET", "/v1/settings", settings.get],
   ["PATCH", "/v1/settings", settings.update],
   // The delivery log first: "deliveries" would otherwise be taken for an endpoint id.
@@ -119,6 +122,8 @@ export default {
     } catch (err) {
       response = toErrorResponse(err, request);
     }
+    // Audit rows written by this request get sealed into their application's chain after the answer.
+    sealMarked(env, ctx);
     return withSecurityHeaders(request, response);
   },
 } satisfies ExportedHandler<Env>;

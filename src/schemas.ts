@@ -190,3 +190,9 @@ export const adminRotateKey = z.strictObject({
     .max(30 * 86_400)
     .optional(),
 });
+
+export const auditVerifyQuery = z.object({
+  /** The `next_cursor` of the previous call: verification goes on after that event. */
+  cursor: z.string().max(64).optional(),
+  limit: queryInt(1, 10_000).optional(),
+});

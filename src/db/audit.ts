@@ -1,4 +1,6 @@
 import { newId } from "../crypto/random";
+import { markForSealing } from "../durable/auditSealer";
+import { CHAIN_COLUMNS, type ChainRow } from "./auditChain";
 
 /** What happened, for the append-only audit trail. `type` is dotted: `challenge.created`, `device.revoked`… */
 export interface AuditInput {
@@ -14,24 +16,14 @@ export interface AuditInput {
   at: number;
 }
 
-export interface AuditRow {
-  seq: number;
-  id: string;
-  type: string;
-  outcome: string | null;
-  user_id: string | null;
-  enrollment_id: string | null;
-  device_id: string | null;
-  challenge_id: string | null;
-  ip: string | null;
-  detail: string | null;
-  created_at: number;
-}
+/** An audit row with its place in the application's hash chain (src/db/auditChain.ts). */
+export type AuditRow = ChainRow;
 
 const INSERT_COLUMNS =
   "id, app_id, type, outcome, user_id, enrollment_id, device_id, challenge_id, ip, detail, created_at";
 
 function values(e: AuditInput): unknown[] {
+  markForSealing(e.appId);
   return [
     newId("evt"),
     e.appId,
@@ -115,7 +107,7 @@ export async function listAudit(db: D1Database, appId: string, f: AuditFilter): 
     add("seq < (SELECT seq FROM audit_events WHERE app_id = ?1 AND id = $)", f.afterEventId);
   }
   params.push(f.limit);
-  const sql = `SELECT seq, id, type, outcome, user_id, enrollment_id, device_id, challenge_id, ip, detail, created_at
+  const sql = `SELECT ${CHAIN_COLUMNS}
     FROM audit_events WHERE ${where.join(" AND ")} ORDER BY seq DESC LIMIT ?${params.length}`;
   const { results } = await db
     .prepare(sql)

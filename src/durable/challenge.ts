@@ -6,6 +6,7 @@ import type { ChallengeStatus } from "../db/challenges";
 import type { Env } from "../env";
 import { challengeJson } from "../routes/views";
 import { kickWebhooks, queueWebhookEvent } from "../webhooks/events";
+import { sealMarked } from "./auditSealer";
 import { notifyDevices } from "./notify";
 
 /** Wrong answers a challenge tolerates before it fails for good. */
@@ -396,6 +397,7 @@ export class ChallengeObject extends DurableObject<Env> {
     await this.ctx.storage.setAlarm(at + RETAIN_AFTER_RESOLUTION_MS);
     for (const wake of [...this.#waiters]) wake();
     if (stored?.meta.changes === 1) this.ctx.waitUntil(kickWebhooks(this.env, state.appId));
+    sealMarked(this.env, this.ctx);
     // Every device it was sent to learns it is closed: "answered on another device", cancelled, expired.
     const closed = { id: state.id, status, decidedBy: by.deviceId };
     this.ctx.waitUntil(

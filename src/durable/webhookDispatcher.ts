@@ -3,6 +3,7 @@ import { auditIfChanged } from "../db/audit";
 import type { Env } from "../env";
 import { openSecret } from "../webhooks/secret";
 import { SIGNATURE_HEADER, signatureHeader } from "../webhooks/signature";
+import { sealMarked } from "./auditSealer";
 
 /** Attempts per delivery before it is marked failed (about 8.5 hours with the default base). */
 export const MAX_ATTEMPTS = 10;
@@ -55,6 +56,7 @@ export class WebhookDispatcher extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     const appId = await this.ctx.storage.get<string>("app_id");
     if (appId) await this.#pass(appId);
+    sealMarked(this.env, this.ctx);
   }
 
   #pass(appId: string): Promise<void> {

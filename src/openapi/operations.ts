@@ -188,6 +188,15 @@ export const OPERATIONS: Record<string, Operation> = {
     body: req.rotateWebhookSecret,
     responses: { 200: ["Rotated", res.webhookEndpointWithSecret], 409: ["webhook-disabled", res.problem] },
   },
+  "GET /v1/audit/verify": {
+    summary: "Verify the audit hash chain",
+    description:
+      "Seals what is recorded, then recomputes the application's chain from its first event (or after `cursor`) for at most `limit` events (default 2000) and reports the first broken link. Follow `next_cursor` while `has_more`.",
+    tag: "Audit",
+    auth: "app",
+    query: req.auditVerifyQuery,
+    responses: { 200: ["The verification", res.auditVerification] },
+  },
   "POST /v1/device/enroll": {
     summary: "Device: register a public key with an enrollment code",
     tag: "Device",
@@ -323,6 +332,7 @@ export const COMPONENTS: Record<string, z.ZodType> = {
   CreatedChallenge: res.createdChallenge,
   AuditEvent: res.auditEvent,
   AuditPage: res.auditPage,
+  AuditVerification: res.auditVerification,
   DeviceEnrolled: res.deviceEnrolled,
   DeviceActivated: res.deviceActivated,
   DeviceChallengeList: res.deviceChallengeList,

@@ -73,9 +73,15 @@ export const createdChallenge = challenge.extend({
     .describe("with supersede: true, the older pending challenges this one cancelled"),
 });
 
+const hash = z
+  .string()
+  .regex(/^[0-9a-f]{64}$/)
+  .describe("lowercase hex SHA-256");
+
 export const auditEvent = z.object({
   id: id("evt"),
   object: z.literal("audit_event"),
+  app_id: id("app"),
   type: z.string(),
   outcome: z.string().nullable(),
   user_id: z.string().nullable(),
@@ -85,6 +91,12 @@ export const auditEvent = z.object({
   ip: z.string().nullable(),
   detail: z.record(z.string(), z.unknown()).nullable(),
   created_at: ts,
+  prev_hash: hash
+    .nullable()
+    .describe("the hash of the application's previous event (64 zeros for its first); null until sealed"),
+  hash: hash
+    .nullable()
+    .describe("SHA-256 of the canonical event, prev_hash included (docs/storage.md); null until sealed"),
 });
 
 export const auditPage = z.object({
@@ -229,4 +241,36 @@ export const issuedApiKey = apiKey.extend({
 
 export const rotatedApiKey = issuedApiKey.extend({
   replaces: apiKey.describe("the old key, now expiring"),
+});
+
+export const auditVerification = z.object({
+  object: z.literal("audit_verification"),
+  ok: z.boolean().describe("false when a link is broken; `broken` says where"),
+  checked: z.number().int().describe("events whose seal was checked by this call"),
+  unsealed: z.number().int().describe("events newer than the head, written while this call ran"),
+  first_event_id: id("evt").nullable(),
+  last_event_id: id("evt").nullable(),
+  head: z
+    .object({ event_id: id("evt"), hash, sealed_events: z.number().int() })
+    .nullable()
+    .describe(
+      "the last sealed event as the sealer recorded it; keep its hash to check later exports against",
+    ),
+  broken: z
+    .object({
+      event_id: id("evt").describe(
+        "the first event that does not verify (for head_missing: the missing one)",
+      ),
+      reason: z.enum([
+        "hash_mismatch",
+        "prev_hash_mismatch",
+        "unsealed_in_chain",
+        "head_mismatch",
+        "head_missing",
+      ]),
+      after_event_id: id("evt").nullable().describe("the last event that verified before it"),
+    })
+    .nullable(),
+  has_more: z.boolean(),
+  next_cursor: id("evt").nullable().describe("pass as cursor to verify the next stretch"),
 });

@@ -1,4 +1,5 @@
 import type { AuditRow } from "../db/audit";
+import { chainEvent } from "../db/auditChain";
 import type { ChallengeRow } from "../db/challenges";
 import type { DeviceSummary } from "../db/devices";
 import { type EnrollmentRow, enrollmentStatus } from "../db/enrollments";
@@ -71,19 +72,24 @@ export function challengeRowView(row: ChallengeRow): ChallengeView {
   };
 }
 
+/** An audit event with what verifying it offline needs: its app_id and its links in the chain. */
 export function auditJson(row: AuditRow) {
+  const e = chainEvent(row);
   return {
-    id: row.id,
+    id: e.id,
     object: "audit_event",
-    type: row.type,
-    outcome: row.outcome,
-    user_id: row.user_id,
-    enrollment_id: row.enrollment_id,
-    device_id: row.device_id,
-    challenge_id: row.challenge_id,
-    ip: row.ip,
-    detail: row.detail ? (JSON.parse(row.detail) as Record<string, unknown>) : null,
-    created_at: iso(row.created_at),
+    app_id: e.app_id,
+    type: e.type,
+    outcome: e.outcome,
+    user_id: e.user_id,
+    enrollment_id: e.enrollment_id,
+    device_id: e.device_id,
+    challenge_id: e.challenge_id,
+    ip: e.ip,
+    detail: e.detail,
+    created_at: e.created_at,
+    prev_hash: e.prev_hash,
+    hash: e.hash,
   };
 }
 

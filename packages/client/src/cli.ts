@@ -19,6 +19,7 @@ Usage:
   encrypxon devices <user-id>
   encrypxon revoke <dev_…>
   encrypxon audit [--user U] [--type T] [--outcome O] [--limit N] [--follow]
+  encrypxon audit verify [--offline] [--limit N]
 
 Options:
   --url URL     the service (default $ENCRYPXON_URL, else http://127.0.0.1:8787)
@@ -29,7 +30,9 @@ Options:
 
 enroll draws the QR code in the terminal and waits (up to the enrollment's lifetime) for the phone;
 challenge waits for the answer and exits 0 only if it was approved (2 if denied, expired, …);
-audit --follow keeps printing new events until interrupted.
+audit --follow keeps printing new events until interrupted. audit verify has the service check the
+audit hash chain (--limit events per call), or with --offline downloads the trail and checks it here;
+it exits 0 if the chain is intact, 2 if a link is broken (naming the event).
 `;
 
 export interface CliIo {
@@ -97,6 +100,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         outcome: { type: "string" },
         limit: { type: "string" },
         follow: { type: "boolean", short: "f" },
+        offline: { type: "boolean" },
       },
     });
   try {
@@ -205,6 +209,28 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         return 0;
       }
       case "audit": {
+        if (arg === "verify") {
+          const limit = num(o.limit, "limit");
+          if (o.offline) {
+            const r = await client.verifyAuditOffline(limit ? { pageSize: Math.min(limit, 200) } : {});
+            out(
+              r.ok
+                ? `audit chain intact: ${r.checked} events verified offline${r.unsealed ? ` (${r.unsealed} newest not sealed yet)` : ""}\n`
+                : `audit chain BROKEN at ${r.event_id || "(the kept hash)"}: ${r.reason}\n`,
+              r,
+            );
+            return r.ok ? 0 : 2;
+          }
+          const v = await client.verifyAuditChain(limit ? { limit } : {});
+          out(
+            v.ok
+              ? `audit chain intact: ${v.checked} events verified${v.head ? `; head ${v.head.event_id} ${v.head.hash}` : ""}\n`
+              : `audit chain BROKEN at ${v.broken?.event_id}: ${v.broken?.reason}${v.broken?.after_event_id ? ` (last intact: ${v.broken.after_event_id})` : ""}\n`,
+            v,
+          );
+          return v.ok ? 0 : 2;
+        }
+        if (arg !== undefined) throw new UsageError(`unknown audit command ${JSON.stringify(arg)}`);
         const limit = num(o.limit, "limit") ?? 20;
         const query = {
           ...(o.user !== undefined && { user_id: o.user }),

@@ -1,10 +1,12 @@
 // The integrator SDK: one method per application call of docs/api.md. Only web-platform APIs (fetch,
 // URL, AbortSignal, setTimeout), so it runs in Node 18+, browsers and Workers alike.
+import { type AuditChainResult, AuditChainVerifier } from "./auditChain.js";
 import { EncrypxonClientError, EncrypxonConnectionError, EncrypxonError } from "./errors.js";
 import type {
   AuditEvent,
   AuditPage,
   AuditQuery,
+  AuditVerification,
   Challenge,
   CreateChallengeRequest,
   CreatedChallenge,
@@ -193,6 +195,50 @@ export class Encrypxon2FaClient {
         cursor: query.cursor,
       },
     });
+  }
+
+  /**
+   * `GET /v1/audit/verify`: the service recomputes one stretch of the hash chain (from the first event,
+   * or after `cursor`; at most `limit` events, default 2000) and names the first broken link.
+   */
+  verifyAudit(query: { cursor?: string; limit?: number } = {}): Promise<AuditVerification> {
+    return this.#call("GET", "/v1/audit/verify", { query: { cursor: query.cursor, limit: query.limit } });
+  }
+
+  /**
+   * The whole chain verified by the service, stretch by stretch: the first broken stretch, or the last
+   * one with `checked` summed over all of them.
+   */
+  async verifyAuditChain(options: { limit?: number } = {}): Promise<AuditVerification> {
+    let cursor: string | undefined;
+    let checked = 0;
+    for (;;) {
+      const v = await this.verifyAudit({ cursor, limit: options.limit });
+      checked += v.checked;
+      if (!v.ok || !v.has_more || !v.next_cursor) return { ...v, checked };
+      cursor = v.next_cursor;
+    }
+  }
+
+  /**
+   * Verifies the exported trail here, without trusting the service's own check: every page of
+   * `GET /v1/audit` through `AuditChainVerifier`, from the newest event back to the first. Pass the
+   * `head.hash` you kept from an earlier verification as `knownHash` to check it is still in the chain.
+   */
+  async verifyAuditOffline(
+    options: { pageSize?: number; knownHash?: string } = {},
+  ): Promise<AuditChainResult> {
+    const verifier = new AuditChainVerifier();
+    let seen = options.knownHash === undefined;
+    for await (const page of this.auditPages({ limit: options.pageSize ?? 200 })) {
+      await verifier.add(page.data);
+      if (!seen && page.data.some((e) => e.hash === options.knownHash)) seen = true;
+    }
+    const result = verifier.result({ complete: true });
+    if (result.ok && !seen) {
+      return { ok: false, event_id: "", reason: "known_hash_missing", checked: result.checked };
+    }
+    return result;
   }
 
   /** Every page from `query.cursor` on (`limit` is the page size). */

@@ -1,3 +1,4 @@
+export * from "./auditChain.js";
 export * from "./client.js";
 export * from "./errors.js";
 export * from "./types.js";

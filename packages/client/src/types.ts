@@ -125,6 +125,7 @@ export interface SettingsUpdate {
 export interface AuditEvent {
   id: string;
   object: "audit_event";
+  app_id: string;
   type: string;
   outcome: string | null;
   user_id: string | null;
@@ -134,6 +135,29 @@ export interface AuditEvent {
   ip: string | null;
   detail: Record<string, unknown> | null;
   created_at: string;
+  /** The hash of the application's previous event (64 zeros for its first); null until sealed. */
+  prev_hash: string | null;
+  /** SHA-256 of the canonical event (see `auditEventHash`); null until sealed. */
+  hash: string | null;
+}
+
+/** `GET /v1/audit/verify`: one stretch of the application's hash chain, checked by the service. */
+export interface AuditVerification {
+  object: "audit_verification";
+  ok: boolean;
+  checked: number;
+  unsealed: number;
+  first_event_id: string | null;
+  last_event_id: string | null;
+  /** The last sealed event as the service recorded it: keep its hash to check later exports against. */
+  head: { event_id: string; hash: string; sealed_events: number } | null;
+  broken: {
+    event_id: string;
+    reason: "hash_mismatch" | "prev_hash_mismatch" | "unsealed_in_chain" | "head_mismatch" | "head_missing";
+    after_event_id: string | null;
+  } | null;
+  has_more: boolean;
+  next_cursor: string | null;
 }
 
 export interface AuditQuery {

@@ -1,0 +1,127 @@
+import { DurableObject } from "cloudflare:workers";
+import { AUDIT_GENESIS_HASH } from "../../packages/client/src/auditChain";
+import { type ChainHead, chainRows, rowHash } from "../db/auditChain";
+import type { Env } from "../env";
+
+/** Rows sealed per D1 batch. */
+const BATCH = 100;
+/** The backstop: a kicked sealer looks again this much later, and keeps looking while it finds rows. */
+const SWEEP_MS = 30_000;
+
+/**
+ * One object per application (`idFromName(<app id>)`) that seals its audit events into a hash chain.
+ * Audit rows are inserted unsealed by whichever Worker or object records an event; seq (AUTOINCREMENT,
+ * D1 commits one transaction at a time) orders them, and a row with a lower seq is always committed
+ * before one with a higher seq is visible. This object alone computes hashes, in seq order, one run at
+ * a time, and records the head of the chain in its own storage: so there is no race between writers,
+ * and an edit of D1 alone cannot move the head without the verifier noticing.
+ */
+export class AuditSealer extends DurableObject<Env> {
+  /** Runs are serialised: calls during a run share the next one (rows may land after a run has read). */
+  #tail: Promise<unknown> = Promise.resolve();
+  #queued: Promise<ChainHead | null> | null = null;
+
+  /** Seals every event of the application committed before the run starts; returns the new head. */
+  seal(appId: string): Promise<ChainHead | null> {
+    if (this.#queued) return this.#queued;
+    const run = this.#tail.then(() => {
+      this.#queued = null;
+      return this.#sealAll(appId);
+    });
+    this.#queued = run;
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The head as recorded, without sealing. */
+  async head(): Promise<ChainHead | null> {
+    return (await this.ctx.storage.get<ChainHead>("head")) ?? null;
+  }
+
+  override async alarm(): Promise<void> {
+    const appId = await this.ctx.storage.get<string>("app_id");
+    if (!appId) return;
+    const before = (await this.head())?.count ?? 0;
+    const after = (await this.seal(appId))?.count ?? 0;
+    // Keep sweeping while events keep arriving; stop once a sweep finds none.
+    if (after > before) await this.ctx.storage.setAlarm(Date.now() + SWEEP_MS);
+  }
+
+  async #sealAll(appId: string): Promise<ChainHead | null> {
+    const owner = await this.ctx.storage.get<string>("app_id");
+    if (owner === undefined) await this.ctx.storage.put("app_id", appId);
+    else if (owner !== appId) throw new Error("an audit sealer serves one application");
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + SWEEP_MS);
+
+    const db = this.env.DB;
+    let head = await this.head();
+    for (;;) {
+      const rows = await chainRows(db, appId, head?.seq ?? 0, BATCH);
+      if (rows.length === 0) return head;
+      const updates: D1PreparedStatement[] = [];
+      let next = head;
+      let stop = false;
+      for (const row of rows) {
+        const prev = next?.hash ?? AUDIT_GENESIS_HASH;
+        const hash = await rowHash(row, prev);
+        if (row.hash !== null) {
+          // Sealed by an earlier run that stopped before recording its head: adopt it if it is what
+          // this run would write; otherwise leave it for the verifier to report and seal no further.
+          if (row.hash !== hash || row.prev_hash !== prev) {
+            console.error(
+              `audit chain of ${appId}: ${row.id} carries a seal that does not match; not sealing past it`,
+            );
+            stop = true;
+            break;
+          }
+        } else {
+          updates.push(
+            db
+              .prepare(
+                "UPDATE audit_events SET prev_hash = ?3, hash = ?4 WHERE seq = ?1 AND app_id = ?2 AND hash IS NULL",
+              )
+              .bind(row.seq, appId, prev, hash),
+          );
+        }
+        next = { seq: row.seq, event_id: row.id, hash, count: (next?.count ?? 0) + 1 };
+      }
+      const results = updates.length ? await db.batch(updates) : [];
+      // Every guarded UPDATE must have hit its row; if not, something else wrote the chain: re-read.
+      if (results.some((r) => r.meta.changes !== 1)) {
+        console.error(`audit chain of ${appId}: a row was sealed meanwhile by someone else; re-reading`);
+        continue;
+      }
+      if (next) await this.ctx.storage.put("head", next);
+      head = next;
+      if (stop || rows.length < BATCH) return head;
+    }
+  }
+}
+
+// Applications whose audit trail got rows during the current request, and so need a seal. Every audit
+// insert goes through src/db/audit.ts, which marks the application here; src/index.ts then kicks the
+// sealers with waitUntil after the response. A kick that comes before the insert commits finds nothing,
+// and the sealer's next sweep (SWEEP_MS) picks the row up.
+const pending = new Set<string>();
+
+export function markForSealing(appId: string): void {
+  pending.add(appId);
+}
+
+/** Kicks the sealer of every marked application; never throws (the sweep and the next read retry). */
+export function sealMarked(env: Env, ctx: { waitUntil(p: Promise<unknown>): void }): void {
+  if (pending.size === 0) return;
+  const apps = [...pending];
+  pending.clear();
+  for (const appId of apps) ctx.waitUntil(sealNow(env, appId).then(() => undefined));
+}
+
+/** Seals the application's chain up to now; null (and a log line) if the sealer could not be reached. */
+export async function sealNow(env: Env, appId: string): Promise<ChainHead | null> {
+  try {
+    return await env.AUDIT_SEALERS.get(env.AUDIT_SEALERS.idFromName(appId)).seal(appId);
+  } catch (err) {
+    console.error(`could not seal the audit chain of ${appId}:`, err instanceof Error ? err.message : err);
+    return null;
+  }
+}
