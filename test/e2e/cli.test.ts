@@ -98,6 +98,15 @@ describe("encrypxon CLI", () => {
     expect(lines[0]).toContain("enrollment.created");
     expect(lines.at(-1)).toContain("challenge.resolved");
 
+    // The audit hash chain, checked by the service (in stretches of 2) and offline.
+    for (const args of [["--limit", "2"], ["--offline"]]) {
+      const verify = await run(process.execPath, [BIN, "audit", "verify", ...args, "--json"], { env: env() });
+      expect(verify.code, verify.stderr).toBe(0);
+      const result = JSON.parse(verify.stdout);
+      expect(result.ok).toBe(true);
+      expect(result.checked).toBeGreaterThan(3);
+    }
+
     const bad = await run(process.execPath, [BIN, "status", "chl_00000000000000000000000000"], {
       env: env(),
     });

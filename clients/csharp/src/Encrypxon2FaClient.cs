@@ -300,6 +300,21 @@ namespace Encrypxon
             return AuditPage.From(j);
         }
 
+        /// <summary>
+        /// <c>GET /v1/audit/verify</c>: the service seals what is recorded, recomputes one stretch of the
+        /// application's audit hash chain and names the first broken link. Follow
+        /// <see cref="AuditVerification.NextCursor"/> while <see cref="AuditVerification.HasMore"/>.
+        /// </summary>
+        public async Task<AuditVerification> VerifyAuditAsync(AuditVerifyQuery query = null, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            var q = query ?? new AuditVerifyQuery();
+            var parameters = new List<KeyValuePair<string, string>>();
+            if (q.Cursor != null) parameters.Add(new KeyValuePair<string, string>("cursor", q.Cursor));
+            if (q.Limit.HasValue) parameters.Add(new KeyValuePair<string, string>("limit", q.Limit.Value.ToString(CultureInfo.InvariantCulture)));
+            var j = await SendAsync("GET", "/v1/audit/verify", parameters, null, 0, cancellationToken).ConfigureAwait(false);
+            return AuditVerification.From(j);
+        }
+
         /// <summary>Every page from <see cref="AuditQuery.Cursor"/> on (<see cref="AuditQuery.Limit"/> is the page size), fetched as read.</summary>
         public AsyncStream<AuditPage> GetAuditPagesAsync(AuditQuery query = null, CancellationToken cancellationToken = default(CancellationToken))
         {

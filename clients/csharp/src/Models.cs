@@ -506,6 +506,15 @@ namespace Encrypxon
         /// <summary>When it happened.</summary>
         public DateTimeOffset CreatedAt { get; set; }
 
+        /// <summary>The application it belongs to (<c>app_…</c>).</summary>
+        public string AppId { get; set; }
+
+        /// <summary>The hash of the application's previous event (64 zeros for its first); null until sealed.</summary>
+        public string PrevHash { get; set; }
+
+        /// <summary>Lowercase hex SHA-256 of the canonical event, <c>prev_hash</c> included; null until sealed.</summary>
+        public string Hash { get; set; }
+
         internal static AuditEvent From(JsonObject j)
         {
             return new AuditEvent
@@ -520,6 +529,9 @@ namespace Encrypxon
                 Ip = j.OptionalString("ip"),
                 Detail = j.OptionalDictionary("detail"),
                 CreatedAt = j.Time("created_at"),
+                AppId = j.OptionalString("app_id"),
+                PrevHash = j.OptionalString("prev_hash"),
+                Hash = j.OptionalString("hash"),
             };
         }
     }
@@ -545,5 +557,100 @@ namespace Encrypxon
                 NextCursor = j.OptionalString("next_cursor"),
             };
         }
+    }
+
+    /// <summary>Where <see cref="Encrypxon2FaClient.VerifyAuditAsync"/> starts and how far it goes.</summary>
+    public sealed class AuditVerifyQuery
+    {
+        /// <summary>The <see cref="AuditVerification.NextCursor"/> of the previous call; null to start at the first event.</summary>
+        public string Cursor { get; set; }
+
+        /// <summary>Events to check in this call, 1–10 000 (the service's default: 2000).</summary>
+        public int? Limit { get; set; }
+    }
+
+    /// <summary>One stretch of the application's audit hash chain, checked by the service.</summary>
+    public sealed class AuditVerification
+    {
+        /// <summary>False when a link is broken; <see cref="Broken"/> says where.</summary>
+        public bool Ok { get; set; }
+
+        /// <summary>Events whose seal this call checked.</summary>
+        public int Checked { get; set; }
+
+        /// <summary>Newer events, written while the call ran, not sealed yet.</summary>
+        public int Unsealed { get; set; }
+
+        /// <summary>The first event checked, or null.</summary>
+        public string FirstEventId { get; set; }
+
+        /// <summary>The last event checked, or null.</summary>
+        public string LastEventId { get; set; }
+
+        /// <summary>The last sealed event as the service recorded it; keep its hash to check later exports against.</summary>
+        public AuditChainHead Head { get; set; }
+
+        /// <summary>The first broken link, or null.</summary>
+        public AuditChainBreak Broken { get; set; }
+
+        /// <summary>Whether more of the chain remains to be checked.</summary>
+        public bool HasMore { get; set; }
+
+        /// <summary>Pass as <see cref="AuditVerifyQuery.Cursor"/> to check the next stretch.</summary>
+        public string NextCursor { get; set; }
+
+        internal static AuditVerification From(JsonObject j)
+        {
+            var head = j.Has("head") && j.Fields["head"] != null ? j.Object("head") : null;
+            var broken = j.Has("broken") && j.Fields["broken"] != null ? j.Object("broken") : null;
+            return new AuditVerification
+            {
+                Ok = j.Boolean("ok"),
+                Checked = (int)j.Integer("checked"),
+                Unsealed = (int)j.Integer("unsealed"),
+                FirstEventId = j.OptionalString("first_event_id"),
+                LastEventId = j.OptionalString("last_event_id"),
+                Head = head == null ? null : new AuditChainHead
+                {
+                    EventId = head.String("event_id"),
+                    Hash = head.String("hash"),
+                    SealedEvents = head.Integer("sealed_events"),
+                },
+                Broken = broken == null ? null : new AuditChainBreak
+                {
+                    EventId = broken.String("event_id"),
+                    Reason = broken.String("reason"),
+                    AfterEventId = broken.OptionalString("after_event_id"),
+                },
+                HasMore = j.Boolean("has_more"),
+                NextCursor = j.OptionalString("next_cursor"),
+            };
+        }
+    }
+
+    /// <summary>The last sealed event of an application's audit chain.</summary>
+    public sealed class AuditChainHead
+    {
+        /// <summary>Its id (<c>evt_…</c>).</summary>
+        public string EventId { get; set; }
+
+        /// <summary>Its hash: the whole chain up to it.</summary>
+        public string Hash { get; set; }
+
+        /// <summary>How many events are sealed.</summary>
+        public long SealedEvents { get; set; }
+    }
+
+    /// <summary>Where the audit chain breaks.</summary>
+    public sealed class AuditChainBreak
+    {
+        /// <summary>The first event that does not verify (for <c>head_missing</c>: the missing one).</summary>
+        public string EventId { get; set; }
+
+        /// <summary><c>hash_mismatch</c>, <c>prev_hash_mismatch</c>, <c>unsealed_in_chain</c>, <c>head_mismatch</c> or <c>head_missing</c>.</summary>
+        public string Reason { get; set; }
+
+        /// <summary>The last event that verified before it, or null.</summary>
+        public string AfterEventId { get; set; }
     }
 }

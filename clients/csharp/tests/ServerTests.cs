@@ -315,6 +315,27 @@ namespace Encrypxon.Tests
         }
 
         [Test]
+        public async Task AuditChainVerifiesStretchByStretch()
+        {
+            var whole = await _client.VerifyAuditAsync();
+            Assert.True(whole.Ok && whole.Broken == null, "the chain is intact");
+            Assert.True(whole.Head != null && whole.Head.Hash.Length == 64, "a head with its hash");
+            var checkedInSteps = 0;
+            var v = await _client.VerifyAuditAsync(new AuditVerifyQuery { Limit = 3 });
+            checkedInSteps += v.Checked;
+            while (v.Ok && v.HasMore)
+            {
+                Assert.True(v.Checked <= 3, "at most the limit");
+                v = await _client.VerifyAuditAsync(new AuditVerifyQuery { Cursor = v.NextCursor, Limit = 3 });
+                checkedInSteps += v.Checked;
+            }
+            Assert.True(v.Ok, "every stretch verifies");
+            Assert.True(checkedInSteps >= whole.Checked, "the stretches cover the chain");
+            var page = await _client.ListAuditAsync(new AuditQuery { Limit = 5 });
+            Assert.True(page.Data.All(ev => ev.AppId != null && (ev.Hash == null || ev.Hash.Length == 64)), "chain fields exported");
+        }
+
+        [Test]
         public async Task AuditPagesAgreeWithOneBigPage()
         {
             var all = await _client.ListAuditAsync(new AuditQuery { UserId = User, Limit = 200 });
