@@ -89,11 +89,8 @@ function makeRouter(table: typeof routes) {
     if (allowed.length === 0) {
       throw new Problem(404, "not-found", "Not found", `There is no ${path.slice(0, 200)} in this API.`);
     }
-    // OPTIONS says which methods exist and nothing more: with no Access-Control-* headers in the answer a
-    // browser's CORS preflight fails, which is the point (see CORS in docs/api.md).
-    if (request.method === "OPTIONS") {
-      return new Response(null, { status: 204, headers: { allow: [...allowed, "OPTIONS"].join(", ") } });
-    }
+    // OPTIONS included: it is not a method of this API, so a browser's CORS preflight gets this 405 with
+    // no Access-Control-* headers and fails, which is the point (see CORS in docs/api.md).
     throw new Problem(
       405,
       "method-not-allowed",

@@ -13,13 +13,14 @@ z.config({
 });
 
 /**
- * A query-string number: plain decimal digits only (Number() alone would also take "0x10", "1e1", " 5"
- * or "", so `?wait=0x10` would wait 16 s); "must be a whole number" when it is not one, range messages
+ * A query-string number: plain decimal digits only (Number() alone would also take "0x10", "1e1" or
+ * " 5", so `?wait=0x10` would wait 16 s); "must be a whole number" when it is not one, range messages
  * otherwise. Anything else stays a string, which the number schema then refuses.
  */
 const queryInt = (min: number, max: number) =>
   z.preprocess(
-    (v) => (typeof v === "string" && /^[0-9]{1,10}$/.test(v) ? Number(v) : v),
+    // An empty value (`?wait=`) stays what it always was: 0.
+    (v) => (typeof v === "string" && /^[0-9]{0,10}$/.test(v) ? Number(v) : v),
     z
       .number({ error: (issue) => (issue.code === "invalid_type" ? "must be a whole number" : undefined) })
       .int("must be a whole number")

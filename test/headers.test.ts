@@ -59,7 +59,7 @@ describe("security headers and CORS over the route table", () => {
       // 426 only on the WebSocket endpoint, which refuses a plain GET before looking at credentials.
       if (route.auth === "app" || route.auth === "device") expect([401, 426]).toContain(anonymous.status);
 
-      // A browser's preflight: answered, but granting nothing (no Access-Control-* at all).
+      // A browser's preflight: refused like any method the path lacks, granting nothing.
       const preflight = await send("OPTIONS", path, {
         headers: {
           ...origin,
@@ -68,8 +68,9 @@ describe("security headers and CORS over the route table", () => {
         },
       });
       checkHeaders(`${name} preflight`, preflight, pathname);
-      expect(preflight.status).toBe(204);
+      expect(preflight.status).toBe(405);
       expect(preflight.headers.get("allow")?.split(", ")).toContain(route.method);
+      expect(preflight.headers.get("allow")?.split(", ")).not.toContain("OPTIONS");
       expect([...preflight.headers.keys()].filter((k) => k.startsWith("access-control-"))).toEqual([]);
 
       // PUT: no route takes it (PATCH does, on /v1/settings).

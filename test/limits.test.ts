@@ -165,7 +165,7 @@ describe("every string field: at its limit no length error, one more and it is n
 
 describe("query parameters and path segments", () => {
   it("numbers in a query string are plain decimal digits (0x10, 1e1, ' 1' are refused)", async () => {
-    for (const wait of ["0x10", "1e1", " 1", "", "1.0", "-0"]) {
+    for (const wait of ["0x10", "1e1", " 1", "1.0", "-0"]) {
       const res = await call("GET", `/v1/challenges/${t.challengeId}?wait=${encodeURIComponent(wait)}`, {
         key: t.app.apiKey,
       });
