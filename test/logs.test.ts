@@ -122,16 +122,25 @@ describe("no secret in any log line", () => {
         throw new Error("D1_ERROR: database is locked");
       },
     });
-    const ctx = createExecutionContext();
-    const request = new Request<unknown, IncomingRequestCfProperties>(`${BASE}/v1/device/challenges`, {
-      headers: { authorization: `Bearer ${device.token}`, "x-api-key": app.apiKey },
-    });
-    const res = await worker.fetch(request, { ...env, DB: broken }, ctx);
-    await waitOnExecutionContext(ctx);
-    expect(res.status).toBe(500);
-    // The log is not empty: the failure is there, for the operator.
+    const enr = await call("POST", "/v1/enrollments", { key: app.apiKey, body: { user_id: "dave" } });
+    const code = codeOf(enr.body.enrollment_uri);
+    // A device call, and the QR image whose URL carries the enrollment code.
+    for (const url of [
+      `${BASE}/v1/device/challenges`,
+      `${BASE}/v1/enrollments/${enr.body.id}/qr.svg?code=${code}`,
+    ]) {
+      const ctx = createExecutionContext();
+      const request = new Request<unknown, IncomingRequestCfProperties>(url, {
+        headers: { authorization: `Bearer ${device.token}`, "x-api-key": app.apiKey },
+      });
+      const res = await worker.fetch(request, { ...env, DB: broken }, ctx);
+      await waitOnExecutionContext(ctx);
+      expect(res.status).toBe(500);
+    }
+    // The log is not empty: the failures are there, for the operator, with the path but not the query.
     expect(lines.join("\n")).toMatch(/database is locked/);
-    expect(leaks([app.apiKey, ...privateParts(device)])).toEqual([]);
+    expect(lines.join("\n")).toMatch(/qr\.svg/);
+    expect(leaks([app.apiKey, code, ...privateParts(device)])).toEqual([]);
   });
 
   it("the checker sees a secret when one is logged", () => {
