@@ -18,7 +18,9 @@ export interface ChainEvent {
   ip: string | null;
   detail: Record<string, unknown> | null;
   created_at: string;
+  /** The hash of the application's previous event (64 zeros for its first); null until sealed. */
   prev_hash: string | null;
+  /** SHA-256 of the canonical event (see `auditEventHash`); null until sealed. */
   hash: string | null;
 }
 

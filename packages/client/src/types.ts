@@ -1,4 +1,5 @@
 // The wire shapes of the Encrypxon API v1 (docs/api.md), as the integrator sees them.
+import type { ChainEvent } from "./auditChain.js";
 
 export type EnrollmentStatus = "pending" | "completed" | "expired" | "cancelled";
 export type ChallengeStatus = "pending" | "approved" | "denied" | "expired" | "cancelled" | "failed";
@@ -122,23 +123,9 @@ export interface SettingsUpdate {
   limits?: Partial<Limits>;
 }
 
-export interface AuditEvent {
-  id: string;
+/** An exported audit event: its fields, and its links in the application's hash chain (`ChainEvent`). */
+export interface AuditEvent extends ChainEvent {
   object: "audit_event";
-  app_id: string;
-  type: string;
-  outcome: string | null;
-  user_id: string | null;
-  enrollment_id: string | null;
-  device_id: string | null;
-  challenge_id: string | null;
-  ip: string | null;
-  detail: Record<string, unknown> | null;
-  created_at: string;
-  /** The hash of the application's previous event (64 zeros for its first); null until sealed. */
-  prev_hash: string | null;
-  /** SHA-256 of the canonical event (see `auditEventHash`); null until sealed. */
-  hash: string | null;
 }
 
 /** `GET /v1/audit/verify`: one stretch of the application's hash chain, checked by the service. */
