@@ -540,14 +540,19 @@ function resolveId(w: World, param: string, text: string): string {
   return ownId(m[1] === "own" ? w.own : w.foreign, param, m[2] ?? "");
 }
 
+/** Whether two versions of a row differ only in `columns`. */
+const changedOnly = (columns: string[]) => (before: Row, after: Row) =>
+  Object.keys({ ...before, ...after }).every((k) => columns.includes(k) || before[k] === after[k]);
+
+type Row = Record<string, unknown>;
+
 /**
- * Writes that background work (not the request under test) may make while it runs: the webhook
- * dispatcher's alarm records retries of deliveries that already exist, and the audit sealer fills in
- * the chain links of events already written. Only these columns may change.
+ * Writes that background work (not the request under test) may make while it runs, to rows earlier
+ * requests wrote: the webhook dispatcher records delivery attempts, and the audit sealer fills in the
+ * hash chain of rows that have none yet (it never rewrites a sealed row).
  */
-const BACKGROUND_UPDATES: Record<string, string[]> = {
-  audit_events: ["prev_hash", "hash"],
-  webhook_deliveries: [
+const BACKGROUND_UPDATES: Record<string, (before: Row, after: Row) => boolean> = {
+  webhook_deliveries: changedOnly([
     "status",
     "attempts",
     "next_attempt_at",
@@ -555,27 +560,35 @@ const BACKGROUND_UPDATES: Record<string, string[]> = {
     "last_status_code",
     "last_error",
     "delivered_at",
-  ],
+  ]),
+  audit_events: (before, after) =>
+    changedOnly(["prev_hash", "hash"])(before, after) && before.hash == null && before.prev_hash == null,
 };
 
-/** The diff without the background updates above (a row of the same id changed only in those columns). */
+/** The diff without the background updates above (the same row, by id, changed only as allowed). */
 function withoutBackground(diff: Map<string, TableDiff>): Map<string, TableDiff> {
   const out = new Map(diff);
-  for (const [table, columns] of Object.entries(BACKGROUND_UPDATES)) {
+  for (const [table, allowed] of Object.entries(BACKGROUND_UPDATES)) {
     const d = diff.get(table);
     if (!d) continue;
-    const same = (a: Record<string, unknown>, b: Record<string, unknown>) =>
-      Object.keys({ ...a, ...b }).every((k) => columns.includes(k) || a[k] === b[k]);
-    const added = d.added.filter((a) => !d.removed.some((r) => r.id === a.id && same(a, r)));
-    const removed = d.removed.filter((r) => !d.added.some((a) => a.id === r.id && same(a, r)));
+    const added = d.added.filter((a) => !d.removed.some((r) => r.id === a.id && allowed(r, a)));
+    const removed = d.removed.filter((r) => !d.added.some((a) => a.id === r.id && allowed(r, a)));
     if (added.length || removed.length) out.set(table, { added, removed });
     else out.delete(table);
   }
   return out;
 }
 
-/** Refusals that are documented to write: a third wrong answer fails the challenge, and that is audited. */
+/** Refusals that are documented to write: a third wrong answer fails the challenge, refused creations. */
+const onlyAudit = (types: string[]) => (diff: Map<string, TableDiff>) =>
+  [...diff.keys()].every((t) => t === "audit_events") &&
+  (diff.get("audit_events")?.removed ?? []).length === 0 &&
+  (diff.get("audit_events")?.added ?? []).every((r) => types.includes(String(r.type)));
+
 const ALLOWED_WRITES: Record<string, (diff: Map<string, TableDiff>) => boolean> = {
+  // A refused challenge creation (over a limit, or for a paused user) is audited, within a budget.
+  "rate-limited": onlyAudit(["challenge.refused"]),
+  "user-paused": onlyAudit(["challenge.refused"]),
   "challenge-closed": (diff) =>
     [...diff.keys()].every((t) => t === "challenges" || t === "audit_events") &&
     (diff.get("audit_events")?.added ?? []).every(
