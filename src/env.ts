@@ -2,6 +2,7 @@ import type { AuditSealer } from "./durable/auditSealer";
 import type { ChallengeObject } from "./durable/challenge";
 import type { DeviceChannel } from "./durable/channel";
 import type { EnrollmentWaiter } from "./durable/enrollmentWaiter";
+import type { RateLimiter } from "./durable/rateLimiter";
 import type { WebhookDispatcher } from "./durable/webhookDispatcher";
 
 /** Bindings declared in wrangler.toml. */
@@ -22,6 +23,7 @@ export interface Env {
   WEBHOOK_RETRY_BASE_MS?: string;
   /** Operator secret for the admin API (`wrangler secret put ADMIN_TOKEN`); unset: no admin API. */
   ADMIN_TOKEN?: string;
+  RATE_LIMITERS: DurableObjectNamespace<RateLimiter>;
   /** Public origin for QR codes; empty means the origin of the incoming request. */
   PUBLIC_URL?: string;
 }

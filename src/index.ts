@@ -22,6 +22,7 @@ export { AuditSealer } from "./durable/auditSealer";
 export { ChallengeObject } from "./durable/challenge";
 export { DeviceChannel } from "./durable/channel";
 export { EnrollmentWaiter } from "./durable/enrollmentWaiter";
+export { RateLimiter } from "./durable/rateLimiter";
 export { WebhookDispatcher } from "./durable/webhookDispatcher";
 
 /** The API: every route, in one table that the router, the OpenAPI description and the tests read. */

@@ -814,6 +814,11 @@ describe("crypto and protocol", () => {
 
   it("entropy spellings other than the exact base64url, and another challenge's entropy, are wrong answers", async () => {
     const app = await createApp();
+    // Many challenges and wrong answers for one user and device: above the default rate limits.
+    await call("PATCH", "/v1/settings", {
+      key: app.apiKey,
+      body: { limits: { user_challenges_per_minute: 100, device_wrong_answers_per_hour: 100 } },
+    });
     const dev = await enrollDevice(app, "u");
     const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     const spellings: [string, (right: string) => string][] = [

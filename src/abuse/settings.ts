@@ -41,7 +41,7 @@ export const DEFAULT_SETTINGS: Settings = {
     user_challenges_per_minute: 10,
     user_pending_challenges: 5,
     device_wrong_answers_per_hour: 10,
-    enrollment_code_attempts: 5,
+    enrollment_code_attempts: 10,
     device_ip_per_minute: 120,
   },
 };

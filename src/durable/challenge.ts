@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { releasePending } from "../abuse/limits";
 import { fromB64url, fromHex, utf8 } from "../crypto/encoding";
 import { sha256, timingSafeEqual } from "../crypto/hash";
 import { auditIfChanged, auditInsert } from "../db/audit";
@@ -398,6 +399,7 @@ export class ChallengeObject extends DurableObject<Env> {
     for (const wake of [...this.#waiters]) wake();
     if (stored?.meta.changes === 1) this.ctx.waitUntil(kickWebhooks(this.env, state.appId));
     sealMarked(this.env, this.ctx);
+    this.ctx.waitUntil(releasePending(this.env, state.appId, state.userId, state.id));
     // Every device it was sent to learns it is closed: "answered on another device", cancelled, expired.
     const closed = { id: state.id, status, decidedBy: by.deviceId };
     this.ctx.waitUntil(

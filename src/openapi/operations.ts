@@ -88,7 +88,11 @@ export const OPERATIONS: Record<string, Operation> = {
     tag: "Challenges",
     auth: "app",
     body: req.createChallenge,
-    responses: { 201: ["Created", res.createdChallenge], 422: ["no-active-device", res.problem] },
+    responses: {
+      201: ["Created", res.createdChallenge],
+      422: ["no-active-device", res.problem],
+      429: ["rate-limited (Retry-After): the key's, the user's per-minute or pending limit", res.problem],
+    },
   },
   "GET /v1/challenges/:id": {
     summary: "Get a challenge",
@@ -202,7 +206,11 @@ export const OPERATIONS: Record<string, Operation> = {
     tag: "Device",
     auth: "none",
     body: req.deviceEnroll,
-    responses: { 201: ["Enrolled", res.deviceEnrolled], 410: ["enrollment-code-invalid", res.problem] },
+    responses: {
+      201: ["Enrolled", res.deviceEnrolled],
+      410: ["enrollment-code-invalid", res.problem],
+      429: ["rate-limited (Retry-After): the code's attempts or the address's limit", res.problem],
+    },
   },
   "POST /v1/device/activate": {
     summary: "Device: prove possession of the key",
@@ -226,6 +234,7 @@ export const OPERATIONS: Record<string, Operation> = {
       200: ["The challenge", res.challenge],
       409: ["challenge-closed", res.problem],
       422: ["wrong-entropy, wrong-number", res.problem],
+      429: ["rate-limited (Retry-After): the device's wrong answers or the address's limit", res.problem],
     },
   },
   "DELETE /v1/device": {

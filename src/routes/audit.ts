@@ -1,4 +1,4 @@
-import { authenticateApp } from "../auth/apiKey";
+import { authorizeApp } from "../abuse/limits";
 import { listAudit } from "../db/audit";
 import { type ChainHead, verifyChain } from "../db/auditChain";
 import { sealNow } from "../durable/auditSealer";
@@ -18,7 +18,7 @@ function checkCursor(cursor: string): string {
 }
 
 export const list: Handler = async (request, env) => {
-  const caller = await authenticateApp(request, env);
+  const caller = await authorizeApp(request, env);
   const q = readQuery(request, auditQuery);
   const limit = q.limit ?? DEFAULT_LIMIT;
   // Events recorded up to now are sealed before they are read, so pages carry their hashes (only an

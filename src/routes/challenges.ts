@@ -1,4 +1,6 @@
-import { effectiveSettings } from "../abuse/settings";
+import type { z } from "zod";
+import { admitChallenge, authorizeApp, releasePending } from "../abuse/limits";
+import type { Settings } from "../abuse/settings";
 import { authenticateApp } from "../auth/apiKey";
 import { deviceKey } from "../crypto/deviceKeys";
 import { b64url } from "../crypto/encoding";
@@ -7,7 +9,6 @@ import { sha256Hex } from "../crypto/hash";
 import { newId, randomBytes, randomDigits } from "../crypto/random";
 import { challengeForApp, olderPendingOfUser } from "../db/challenges";
 import { activeDevicesOfUserQuery, type DeviceRow } from "../db/devices";
-import { type SettingsRow, settingsQuery } from "../db/settings";
 import type { ChallengeView } from "../durable/challenge";
 import type { Env } from "../env";
 import { json, readJson, readQuery } from "../http/body";
@@ -20,19 +21,35 @@ export const DEFAULT_CHALLENGE_TTL_SECONDS = 120;
 
 const stubFor = (env: Env, id: string) => env.CHALLENGES.get(env.CHALLENGES.idFromName(id));
 
-export const create: Handler = async (request, env) => {
+export const create: Handler = async (request, env, ctx) => {
   const [caller, body] = await concurrently(
     authenticateApp(request, env),
     readJson(request, createChallenge),
   );
-  // Both reads in one D1 round trip (a read-only batch).
-  const [devicesRead, settingsRead] = await env.DB.batch<unknown>([
-    activeDevicesOfUserQuery(env.DB, caller.appId, body.user_id),
-    settingsQuery(env.DB, caller.appId),
-  ]);
-  const devices = (devicesRead?.results ?? []) as DeviceRow[];
-  const settingsRow = settingsRead?.results[0] as SettingsRow | undefined;
-  const settings = effectiveSettings(settingsRow?.settings ?? null);
+  const now = Date.now();
+  const id = newId("chl");
+  const expiresAt = now + (body.ttl_seconds ?? DEFAULT_CHALLENGE_TTL_SECONDS) * 1000;
+  // Before any other work, one limiter call: the key's budget, the user's creations per minute and
+  // pending challenges (this one is counted as pending from here on). It also answers with the
+  // application's settings, which it caches.
+  const settings = await admitChallenge(env, caller, body, { id, expiresAt }, clientIp(request));
+  try {
+    return await createAdmitted(request, env, caller.appId, body, settings, { id, now, expiresAt });
+  } catch (err) {
+    ctx.waitUntil(releasePending(env, caller.appId, body.user_id, id));
+    throw err;
+  }
+};
+
+async function createAdmitted(
+  request: Request,
+  env: Env,
+  appId: string,
+  body: z.output<typeof createChallenge>,
+  settings: Settings,
+  { id, now, expiresAt }: { id: string; now: number; expiresAt: number },
+): Promise<Response> {
+  const { results: devices } = await activeDevicesOfUserQuery(env.DB, appId, body.user_id).all<DeviceRow>();
   if (devices.length === 0) {
     throw new Problem(
       422,
@@ -41,9 +58,6 @@ export const create: Handler = async (request, env) => {
       "This user has no active device. Enroll one first with POST /v1/enrollments.",
     );
   }
-  const now = Date.now();
-  const id = newId("chl");
-  const expiresAt = now + (body.ttl_seconds ?? DEFAULT_CHALLENGE_TTL_SECONDS) * 1000;
   const entropy = randomBytes(32);
   const plaintext = challengePlaintext({
     cid: id,
@@ -61,7 +75,7 @@ export const create: Handler = async (request, env) => {
   const stub = stubFor(env, id);
   let view: ChallengeView = await stub.create({
     id,
-    appId: caller.appId,
+    appId: appId,
     userId: body.user_id,
     context: body.context ?? {},
     createdAt: now,
@@ -75,23 +89,23 @@ export const create: Handler = async (request, env) => {
   const superseded: string[] = [];
   if (body.supersede) {
     const ip = clientIp(request);
-    for (const older of await olderPendingOfUser(env.DB, caller.appId, body.user_id, {
+    for (const older of await olderPendingOfUser(env.DB, appId, body.user_id, {
       id,
       createdAt: now,
     })) {
-      const result = await stubFor(env, older).cancel(caller.appId, ip, "superseded");
+      const result = await stubFor(env, older).cancel(appId, ip, "superseded");
       if (result.kind === "cancelled") superseded.push(older);
     }
   }
-  if (body.wait_seconds) view = (await stub.wait(caller.appId, body.wait_seconds * 1000)) ?? view;
+  if (body.wait_seconds) view = (await stub.wait(appId, body.wait_seconds * 1000)) ?? view;
   const extra = body.supersede ? { superseded } : {};
   return json({ ...challengeJson(view), devices: deliveries.length, ...extra }, 201, {
     location: `/v1/challenges/${id}`,
   });
-};
+}
 
 export const get: Handler = async (request, env) => {
-  const caller = await authenticateApp(request, env);
+  const caller = await authorizeApp(request, env);
   const id = pathId(request, "id", "chl", "challenge");
   const { wait } = readQuery(request, waitQuery);
   const live = await stubFor(env, id).wait(caller.appId, (wait ?? 0) * 1000);
@@ -103,7 +117,7 @@ export const get: Handler = async (request, env) => {
 };
 
 export const cancel: Handler = async (request, env) => {
-  const caller = await authenticateApp(request, env);
+  const caller = await authorizeApp(request, env);
   const id = pathId(request, "id", "chl", "challenge");
   const result = await stubFor(env, id).cancel(caller.appId, clientIp(request));
   if (result.kind === "not_found" || !result.view) throw notFound("challenge");

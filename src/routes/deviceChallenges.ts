@@ -1,3 +1,4 @@
+import { admitDevice, limiterFor } from "../abuse/limits";
 import { authenticateDevice, deviceTokenHash } from "../auth/deviceToken";
 import { auditIfChanged } from "../db/audit";
 import { deviceAndPendingByTokenHash } from "../db/challenges";
@@ -14,6 +15,7 @@ export const list: Handler = async (request, env) => {
   const found = await deviceAndPendingByTokenHash(env.DB, await deviceTokenHash(request), Date.now());
   if (!found) throw deviceUnauthorized();
   const { device, pending: rows } = found;
+  await admitDevice(env, device.app_id, clientIp(request));
   return json({
     object: "list",
     data: rows.map((r) => ({
@@ -37,6 +39,10 @@ export const respond: Handler = async (request, env) => {
   });
   // The token lookup (D1) while the body is read; a bad token is still a 401 whatever the path or body.
   const [device, { id, body }] = await concurrently(authenticateDevice(request, env), answer());
+  // A device past its wrong answers for the hour answers nothing until its budget refills.
+  await admitDevice(env, device.app_id, clientIp(request), [
+    { limit: "device_wrong_answers_per_hour", subject: device.id, cost: 0 },
+  ]);
   const stub = env.CHALLENGES.get(env.CHALLENGES.idFromName(id));
   const result = await stub.respond({
     appId: device.app_id,
@@ -50,6 +56,17 @@ export const respond: Handler = async (request, env) => {
   // Revoked between authentication and the answer: the answer did not count.
   if (result.kind === "device_inactive") throw deviceUnauthorized();
   if (result.kind === "not_found" || !result.view) throw notFound("challenge");
+  const wrong =
+    result.kind === "wrong_entropy" ||
+    result.kind === "wrong_number" ||
+    (result.kind === "closed" && result.view.status === "failed");
+  if (wrong) {
+    await limiterFor(env, device.app_id).spend(device.app_id, {
+      limit: "device_wrong_answers_per_hour",
+      subject: device.id,
+      cost: 1,
+    });
+  }
   switch (result.kind) {
     case "resolved":
       return json(challengeJson(result.view));
@@ -79,6 +96,7 @@ export const respond: Handler = async (request, env) => {
 /** The device removes itself (the app uninstalled, the user reset the phone). */
 export const removeSelf: Handler = async (request, env, ctx) => {
   const device = await authenticateDevice(request, env);
+  await admitDevice(env, device.app_id, clientIp(request));
   const now = Date.now();
   const db = env.DB;
   const [update] = await db.batch([

@@ -1,7 +1,8 @@
+import { admitDevice } from "../abuse/limits";
 import { deviceForToken } from "../auth/deviceToken";
 import { CHANNEL_APP_HEADER, CHANNEL_DEVICE_HEADER, CHANNEL_PROTOCOL_HEADER } from "../durable/channel";
 import { Problem } from "../http/problem";
-import type { Handler } from "../http/request";
+import { clientIp, type Handler } from "../http/request";
 
 /** The subprotocol a client names to speak this channel; the server echoes it. */
 export const CHANNEL_PROTOCOL = "encrypxon.v1";
@@ -35,6 +36,7 @@ export const connect: Handler = async (request, env) => {
     .find((p) => p.startsWith(BEARER_PROTOCOL_PREFIX))
     ?.slice(BEARER_PROTOCOL_PREFIX.length);
   const device = await deviceForToken(header ?? fromProtocol, env);
+  await admitDevice(env, device.app_id, clientIp(request));
 
   const headers = new Headers({
     upgrade: "websocket",

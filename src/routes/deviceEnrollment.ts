@@ -1,3 +1,4 @@
+import { admitDevice } from "../abuse/limits";
 import { b64url, fromHex } from "../crypto/encoding";
 import { encryptForDevice, tokenPlaintext } from "../crypto/encrypt";
 import { sha256, sha256Hex, timingSafeEqual } from "../crypto/hash";
@@ -47,6 +48,12 @@ export const enroll: Handler = async (request, env) => {
   if (!/^enc_[A-Za-z0-9_-]{43}$/.test(body.code)) throw codeRefused();
   const now = Date.now();
   const enrollment = await enrollmentByCodeHash(env.DB, await sha256Hex(body.code));
+  // Every try of a known code counts, used or not: a second scan, or many devices racing on one code.
+  if (enrollment) {
+    await admitDevice(env, enrollment.app_id, clientIp(request), [
+      { limit: "enrollment_code_attempts", subject: enrollment.id, cost: 1 },
+    ]);
+  }
   if (enrollment?.status !== "pending" || now >= enrollment.expires_at) throw codeRefused();
 
   const deviceId = newId("dev");
@@ -117,6 +124,7 @@ export const enroll: Handler = async (request, env) => {
 export const activate: Handler = async (request, env, ctx) => {
   const body = await readJson(request, deviceActivate);
   const device = /^dev_[0-9a-z]{26}$/.test(body.device_id) ? await deviceById(env.DB, body.device_id) : null;
+  if (device) await admitDevice(env, device.app_id, clientIp(request));
   if (!device || !/^edt_[A-Za-z0-9_-]{43}$/.test(body.device_token)) throw activationRefused();
   if (!timingSafeEqual(await sha256(body.device_token), fromHex(device.token_hash)))
     throw activationRefused();

@@ -1,4 +1,4 @@
-import { authenticateApp } from "../auth/apiKey";
+import { authorizeApp } from "../abuse/limits";
 import { auditIfChanged } from "../db/audit";
 import { deviceForApp, devicesOfUser } from "../db/devices";
 import { disconnectDevice } from "../durable/notify";
@@ -9,7 +9,7 @@ import { userId as userIdSchema } from "../schemas";
 import { deviceJson } from "./views";
 
 export const listForUser: Handler = async (request, env) => {
-  const caller = await authenticateApp(request, env);
+  const caller = await authorizeApp(request, env);
   const parsed = userIdSchema.safeParse(pathText(request, "user_id"));
   if (!parsed.success) throw badRequest(`user_id: ${parsed.error.issues[0]?.message ?? "invalid"}`);
   const devices = await devicesOfUser(env.DB, caller.appId, parsed.data);
@@ -17,7 +17,7 @@ export const listForUser: Handler = async (request, env) => {
 };
 
 export const revoke: Handler = async (request, env, ctx) => {
-  const caller = await authenticateApp(request, env);
+  const caller = await authorizeApp(request, env);
   const id = pathId(request, "id", "dev", "device");
   const device = await deviceForApp(env.DB, caller.appId, id);
   if (!device || device.status === "pending") throw notFound("device");

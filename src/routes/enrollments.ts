@@ -1,6 +1,6 @@
 import type { IRequest } from "itty-router";
 import { encode, renderSVG } from "uqr";
-import { authenticateApp } from "../auth/apiKey";
+import { authorizeApp } from "../abuse/limits";
 import { sha256Hex } from "../crypto/hash";
 import { newId, newSecret } from "../crypto/random";
 import { appName } from "../db/apiKeys";
@@ -25,7 +25,7 @@ export function enrollmentUri(origin: string, code: string, app: string, userLab
 }
 
 export const create: Handler = async (request, env) => {
-  const caller = await authenticateApp(request, env);
+  const caller = await authorizeApp(request, env);
   const body = await readJson(request, createEnrollment);
   const now = Date.now();
   const id = newId("enr");
@@ -67,7 +67,7 @@ export const create: Handler = async (request, env) => {
 };
 
 export const get: Handler = async (request, env) => {
-  const caller = await authenticateApp(request, env);
+  const caller = await authorizeApp(request, env);
   const id = pathId(request, "id", "enr", "enrollment");
   const { wait } = readQuery(request, waitQuery);
   const deadline = Date.now() + (wait ?? 0) * 1000;
@@ -125,7 +125,7 @@ export const qrPng: Handler = async (request, env) => {
 };
 
 export const cancel: Handler = async (request, env, ctx) => {
-  const caller = await authenticateApp(request, env);
+  const caller = await authorizeApp(request, env);
   const id = pathId(request, "id", "enr", "enrollment");
   const row = await enrollmentForApp(env.DB, caller.appId, id);
   if (!row) throw notFound("enrollment");
