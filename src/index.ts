@@ -15,6 +15,7 @@ import * as deviceChannel from "./routes/deviceChannel";
 import * as deviceEnrollment from "./routes/deviceEnrollment";
 import * as devices from "./routes/devices";
 import * as enrollments from "./routes/enrollments";
+import * as pauses from "./routes/pauses";
 import * as settings from "./routes/settings";
 import * as webhooks from "./routes/webhooks";
 
@@ -35,6 +36,8 @@ export const routes: [method: string, path: string, handler: Handler][] = [
   ["GET", "/v1/enrollments/:id/qr.png", enrollments.qrPng],
   ["GET", "/v1/users/:user_id/devices", devices.listForUser],
   ["DELETE", "/v1/devices/:id", devices.revoke],
+  ["GET", "/v1/users/:user_id/pause", pauses.get],
+  ["DELETE", "/v1/users/:user_id/pause", pauses.clear],
   ["POST", "/v1/challenges", challenges.create],
   ["GET", "/v1/challenges/:id", challenges.get],
   ["DELETE", "/v1/challenges/:id", challenges.cancel],

@@ -4,6 +4,7 @@ import { fromB64url, fromHex, utf8 } from "../crypto/encoding";
 import { sha256, timingSafeEqual } from "../crypto/hash";
 import { auditIfChanged, auditInsert } from "../db/audit";
 import type { ChallengeStatus } from "../db/challenges";
+import { FRAUD_REASON, pauseStatements } from "../db/pauses";
 import type { Env } from "../env";
 import { challengeJson } from "../routes/views";
 import { kickWebhooks, queueWebhookEvent } from "../webhooks/events";
@@ -28,6 +29,8 @@ export interface ChallengeInit {
   ip: string | null;
   /** The 2 digits shown on the login page that an approval must carry; null without number matching. */
   matchNumber: string | null;
+  /** The application's setting when the challenge was made: a "not_me" deny pauses the user. */
+  fraudAutoPause: boolean;
 }
 
 export interface ChallengeView {
@@ -47,6 +50,7 @@ export interface ChallengeView {
 
 interface Stored extends Omit<ChallengeView, "matchNumber"> {
   matchNumber: string | null;
+  fraudAutoPause?: boolean;
   appId: string;
   entropyHash: string;
   deviceIds: string[];
@@ -119,6 +123,7 @@ export class ChallengeObject extends DurableObject<Env> {
         wrongAnswers: 0,
         numberMatching: init.matchNumber !== null,
         matchNumber: init.matchNumber,
+        fraudAutoPause: init.fraudAutoPause,
       };
       // Our own state and alarm first: if D1 then fails we roll back, and if we die in between the alarm
       // still expires whatever D1 holds.
@@ -327,6 +332,8 @@ export class ChallengeObject extends DurableObject<Env> {
   ): Promise<boolean> {
     let at = Date.now();
     const db = this.env.DB;
+    // "This wasn't me": the deny is a fraud report, and (if the application wants it) pauses the user.
+    const fraud = status === "denied" && by.reason === FRAUD_REASON && by.deviceId !== null;
     const event = queueWebhookEvent(
       db,
       state.appId,
@@ -338,6 +345,7 @@ export class ChallengeObject extends DurableObject<Env> {
           resolvedAt: at,
           deviceId: by.deviceId,
           reason: by.reason,
+          matchNumber: null,
         }),
       },
       at,
@@ -359,11 +367,22 @@ export class ChallengeObject extends DurableObject<Env> {
         deviceId: by.deviceId,
         ip: by.ip,
         detail: by.reason
-          ? { reason: by.reason, wrong_answers: state.wrongAnswers }
+          ? { reason: by.reason, wrong_answers: state.wrongAnswers, ...(fraud && { fraud_reported: true }) }
           : { wrong_answers: state.wrongAnswers },
         at,
       }),
       ...event.statements,
+      // After the webhook statements, which must follow the audit insert they are guarded by.
+      ...(fraud && state.fraudAutoPause
+        ? pauseStatements(db, {
+            appId: state.appId,
+            userId: state.userId,
+            challengeId: state.id,
+            deviceId: by.deviceId,
+            ip: by.ip,
+            at,
+          })
+        : []),
     ]);
     if (update?.meta.changes !== 1) {
       const row = await db

@@ -81,6 +81,22 @@ export const OPERATIONS: Record<string, Operation> = {
     auth: "app",
     responses: { 200: ["Revoked", res.device], 409: ["device-revoked", res.problem] },
   },
+  "GET /v1/users/:user_id/pause": {
+    summary: "Whether new challenges for a user are paused",
+    description:
+      "A deny with reason `not_me` (\"this wasn't me\") pauses the user when the application's `fraud_auto_pause` is on.",
+    tag: "Devices",
+    auth: "app",
+    responses: { 200: ["The pause (paused: false when there is none)", res.userPause] },
+  },
+  "DELETE /v1/users/:user_id/pause": {
+    summary: "Clear a user's pause",
+    description:
+      "Challenges for the user work again; audited as `user.unpaused`. Clearing no pause is not an error.",
+    tag: "Devices",
+    auth: "app",
+    responses: { 200: ["Not paused", res.userPause] },
+  },
   "POST /v1/challenges": {
     summary: "Create a challenge (ask for a second factor)",
     description:
@@ -91,6 +107,7 @@ export const OPERATIONS: Record<string, Operation> = {
     responses: {
       201: ["Created", res.createdChallenge],
       422: ["no-active-device", res.problem],
+      423: ["user-paused: a device reported a challenge of this user as fraud", res.problem],
       429: ["rate-limited (Retry-After): the key's, the user's per-minute or pending limit", res.problem],
     },
   },
@@ -333,6 +350,7 @@ export const COMPONENTS: Record<string, z.ZodType> = {
   DeviceResponseRequest: req.deviceResponse,
   SettingsPatchRequest: settingsPatch,
   Settings: res.settings,
+  UserPause: res.userPause,
   Enrollment: res.enrollment,
   CreatedEnrollment: res.createdEnrollment,
   Device: res.device,

@@ -63,6 +63,7 @@ export const challenge = z.object({
     .regex(/^[0-9]{2}$/)
     .nullable()
     .describe("with number_matching, while pending: the 2 digits to show on the login page"),
+  fraud_reported: z.boolean().describe('denied with reason "not_me": the user says they did not ask for it'),
 });
 
 export const createdChallenge = challenge.extend({
@@ -194,6 +195,15 @@ export const problem = z
     errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
   })
   .describe("RFC 9457 problem details; extension members such as challenge_status or attempts_left");
+
+export const userPause = z.object({
+  object: z.literal("user_pause"),
+  user_id: z.string(),
+  paused: z.boolean(),
+  paused_at: nullableTs,
+  challenge_id: id("chl").nullable().describe("the challenge reported as fraud"),
+  device_id: id("dev").nullable().describe("the device that reported it"),
+});
 
 export const settings = settingsSchema.extend({
   object: z.literal("settings"),

@@ -9,12 +9,14 @@ import { sha256Hex } from "../crypto/hash";
 import { newId, randomBytes, randomDigits } from "../crypto/random";
 import { challengeForApp, olderPendingOfUser } from "../db/challenges";
 import { activeDevicesOfUserQuery, type DeviceRow } from "../db/devices";
+import { type PauseRow, pauseQuery } from "../db/pauses";
 import type { ChallengeView } from "../durable/challenge";
 import type { Env } from "../env";
 import { json, readJson, readQuery } from "../http/body";
 import { conflict, notFound, Problem } from "../http/problem";
 import { clientIp, concurrently, type Handler, pathId } from "../http/request";
 import { createChallenge, waitQuery } from "../schemas";
+import { userPaused } from "./pauses";
 import { challengeJson, challengeRowView } from "./views";
 
 export const DEFAULT_CHALLENGE_TTL_SECONDS = 120;
@@ -49,7 +51,14 @@ async function createAdmitted(
   settings: Settings,
   { id, now, expiresAt }: { id: string; now: number; expiresAt: number },
 ): Promise<Response> {
-  const { results: devices } = await activeDevicesOfUserQuery(env.DB, appId, body.user_id).all<DeviceRow>();
+  // The user's devices and whether the user is paused, in one D1 round trip (a read-only batch).
+  const [devicesRead, pauseRead] = await env.DB.batch<unknown>([
+    activeDevicesOfUserQuery(env.DB, appId, body.user_id),
+    pauseQuery(env.DB, appId, body.user_id),
+  ]);
+  const devices = (devicesRead?.results ?? []) as DeviceRow[];
+  const pause = pauseRead?.results[0] as PauseRow | undefined;
+  if (pause) throw await userPaused(env, appId, pause, clientIp(request));
   if (devices.length === 0) {
     throw new Problem(
       422,
@@ -84,6 +93,7 @@ async function createAdmitted(
     deliveries,
     ip: clientIp(request),
     matchNumber: (body.number_matching ?? settings.number_matching) ? randomDigits(2) : null,
+    fraudAutoPause: settings.fraud_auto_pause,
   });
   // Only once the new challenge exists: a failed creation never leaves the user with nothing pending.
   const superseded: string[] = [];

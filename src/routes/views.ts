@@ -3,6 +3,7 @@ import { chainEvent } from "../db/auditChain";
 import type { ChallengeRow } from "../db/challenges";
 import type { DeviceSummary } from "../db/devices";
 import { type EnrollmentRow, enrollmentStatus } from "../db/enrollments";
+import { FRAUD_REASON } from "../db/pauses";
 import type { WebhookDeliveryRow, WebhookEndpointRow } from "../db/webhooks";
 import type { ChallengeView } from "../durable/challenge";
 import { iso } from "../http/body";
@@ -53,6 +54,8 @@ export function challengeJson(v: ChallengeView) {
     reason: v.reason,
     number_matching: v.numberMatching,
     match_number: v.matchNumber,
+    // A deny with reason "not_me": the user says someone else asked (their password is likely known).
+    fraud_reported: v.status === "denied" && v.reason === FRAUD_REASON,
   };
 }
 

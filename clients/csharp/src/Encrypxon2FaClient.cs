@@ -147,6 +147,22 @@ namespace Encrypxon
             return Device.From(j);
         }
 
+        /// <summary><c>GET /v1/users/{user_id}/pause</c>: whether new challenges are paused after a "this wasn't me".</summary>
+        public async Task<UserPause> GetUserPauseAsync(string userId, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            var j = await SendAsync("GET", "/v1/users/" + Segment(userId, nameof(userId)) + "/pause", null, null, 0, cancellationToken)
+                .ConfigureAwait(false);
+            return UserPause.From(j);
+        }
+
+        /// <summary><c>DELETE /v1/users/{user_id}/pause</c>: challenges for the user work again (check with them first).</summary>
+        public async Task<UserPause> ClearUserPauseAsync(string userId, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            var j = await SendAsync("DELETE", "/v1/users/" + Segment(userId, nameof(userId)) + "/pause", null, null, 0, cancellationToken)
+                .ConfigureAwait(false);
+            return UserPause.From(j);
+        }
+
         // ── Challenges ──────────────────────────────────────────────────────────────────────────────
 
         /// <summary><c>POST /v1/challenges</c>. Never retried automatically: a retry would push a second prompt.</summary>

@@ -280,6 +280,40 @@ namespace Encrypxon
         }
     }
 
+    /// <summary>
+    /// Whether new challenges for a user are refused (423 <c>user-paused</c>) after their device answered one
+    /// with "this wasn't me" (<c>GET/DELETE /v1/users/{user_id}/pause</c>).
+    /// </summary>
+    public sealed class UserPause
+    {
+        /// <summary>The user.</summary>
+        public string UserId { get; set; }
+
+        /// <summary>Whether new challenges are refused.</summary>
+        public bool Paused { get; set; }
+
+        /// <summary>Since when, or null.</summary>
+        public DateTimeOffset? PausedAt { get; set; }
+
+        /// <summary>The challenge reported as fraud, or null.</summary>
+        public string ChallengeId { get; set; }
+
+        /// <summary>The device that reported it, or null.</summary>
+        public string DeviceId { get; set; }
+
+        internal static UserPause From(JsonObject j)
+        {
+            return new UserPause
+            {
+                UserId = j.String("user_id"),
+                Paused = j.Boolean("paused"),
+                PausedAt = j.OptionalTime("paused_at"),
+                ChallengeId = j.OptionalString("challenge_id"),
+                DeviceId = j.OptionalString("device_id"),
+            };
+        }
+    }
+
     /// <summary>What the phone shows the user about the sign-in it is asked to approve.</summary>
     public sealed class ChallengeContext
     {
@@ -397,6 +431,9 @@ namespace Encrypxon
         /// </summary>
         public string MatchNumber { get; set; }
 
+        /// <summary>Denied with reason <c>not_me</c>: the user says they did not ask for it (their password is likely known).</summary>
+        public bool FraudReported { get; set; }
+
         internal void Read(JsonObject j)
         {
             Id = j.String("id");
@@ -410,6 +447,7 @@ namespace Encrypxon
             Reason = j.OptionalString("reason");
             NumberMatching = j.Has("number_matching") && j.Boolean("number_matching");
             MatchNumber = j.OptionalString("match_number");
+            FraudReported = j.Has("fraud_reported") && j.Boolean("fraud_reported");
         }
 
         internal static Challenge From(JsonObject j)

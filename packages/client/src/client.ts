@@ -19,6 +19,7 @@ import type {
   ProblemDetails,
   Settings,
   SettingsUpdate,
+  UserPause,
   WebhookDelivery,
   WebhookDeliveryPage,
   WebhookDeliveryQuery,
@@ -138,6 +139,16 @@ export class Encrypxon2FaClient {
   /** `DELETE /v1/devices/{id}`: its token stops working at once. */
   revokeDevice(id: string): Promise<Device> {
     return this.#call("DELETE", `/v1/devices/${seg(id)}`);
+  }
+
+  /** `GET /v1/users/{user_id}/pause`: whether new challenges are paused after a "this wasn't me". */
+  getUserPause(userId: string): Promise<UserPause> {
+    return this.#call("GET", `/v1/users/${seg(userId)}/pause`);
+  }
+
+  /** `DELETE /v1/users/{user_id}/pause`: challenges for the user work again (once you checked with them). */
+  clearUserPause(userId: string): Promise<UserPause> {
+    return this.#call("DELETE", `/v1/users/${seg(userId)}/pause`);
   }
 
   // ── Challenges ───────────────────────────────────────────────────────────────────────────────────

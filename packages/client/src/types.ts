@@ -73,6 +73,19 @@ export interface Challenge {
   number_matching: boolean;
   /** With number matching, while pending: the 2 digits ("07") to show on the login page; else null. */
   match_number: string | null;
+  /** Denied with reason `not_me`: the user says they did not ask for it (their password is likely known). */
+  fraud_reported: boolean;
+}
+
+/** `GET/DELETE /v1/users/{user_id}/pause`: new challenges refused (423) after a fraud report. */
+export interface UserPause {
+  object: "user_pause";
+  user_id: string;
+  paused: boolean;
+  paused_at: string | null;
+  /** The challenge reported as fraud, and the device that reported it. */
+  challenge_id: string | null;
+  device_id: string | null;
 }
 
 /** The answer to `POST /v1/challenges`: also says to how many devices it was sent. */
