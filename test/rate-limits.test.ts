@@ -199,12 +199,12 @@ describe("rate limits", () => {
 
   it("the defaults are the documented ones", () => {
     expect(DEFAULT_SETTINGS.limits).toEqual({
-      api_key_per_minute: 600,
+      api_key_per_minute: 6000,
       user_challenges_per_minute: 10,
       user_pending_challenges: 5,
       device_wrong_answers_per_hour: 10,
       enrollment_code_attempts: 10,
-      device_ip_per_minute: 120,
+      device_ip_per_minute: 600,
     });
   });
 });

@@ -1,4 +1,4 @@
-import { authenticateApp } from "../auth/apiKey";
+import { authorizeApp } from "../abuse/limits";
 import { hex } from "../crypto/encoding";
 import { newId, randomBytes } from "../crypto/random";
 import { auditIfChanged } from "../db/audit";
@@ -41,7 +41,7 @@ const deliveryId = (raw: string | undefined): string => {
 };
 
 export const create: Handler = async (request, env) => {
-  const caller = await authenticateApp(request, env);
+  const caller = await authorizeApp(request, env);
   const body = await readJson(request, createWebhook);
   const master = sealingKeyOf(env);
   const id = newId("whk");
@@ -88,13 +88,13 @@ export const create: Handler = async (request, env) => {
 };
 
 export const list: Handler = async (request, env) => {
-  const caller = await authenticateApp(request, env);
+  const caller = await authorizeApp(request, env);
   const rows = await endpointsOfApp(env.DB, caller.appId);
   return json({ object: "list", data: rows.map(webhookEndpointJson) });
 };
 
 export const get: Handler = async (request, env) => {
-  const caller = await authenticateApp(request, env);
+  const caller = await authorizeApp(request, env);
   const row = await endpointForApp(env.DB, caller.appId, pathId(request, "id", "whk", "webhook endpoint"));
   if (!row) throw notFound("webhook endpoint");
   return json(webhookEndpointJson(row));
@@ -102,7 +102,7 @@ export const get: Handler = async (request, env) => {
 
 /** Disables the endpoint for good; its pending deliveries are cancelled, the log stays. */
 export const remove: Handler = async (request, env) => {
-  const caller = await authenticateApp(request, env);
+  const caller = await authorizeApp(request, env);
   const id = pathId(request, "id", "whk", "webhook endpoint");
   const row = await endpointForApp(env.DB, caller.appId, id);
   if (!row) throw notFound("webhook endpoint");
@@ -150,7 +150,7 @@ export const remove: Handler = async (request, env) => {
 
 /** A new signing secret; the previous one keeps signing alongside it for a while (default 24 h). */
 export const rotateSecret: Handler = async (request, env) => {
-  const caller = await authenticateApp(request, env);
+  const caller = await authorizeApp(request, env);
   const id = pathId(request, "id", "whk", "webhook endpoint");
   const body = await readJson(request, rotateWebhookSecret);
   const master = sealingKeyOf(env);
@@ -202,7 +202,7 @@ export const rotateSecret: Handler = async (request, env) => {
 };
 
 export const deliveries: Handler = async (request, env) => {
-  const caller = await authenticateApp(request, env);
+  const caller = await authorizeApp(request, env);
   const q = readQuery(request, webhookDeliveriesQuery);
   if (q.cursor !== undefined && !DELIVERY_ID.test(q.cursor)) {
     throw badRequest("cursor: not a cursor this API returned");
@@ -220,7 +220,7 @@ export const deliveries: Handler = async (request, env) => {
 
 /** Sends an event again, as a new delivery of its own (the log keeps both), to the same endpoint. */
 export const resend: Handler = async (request, env, ctx) => {
-  const caller = await authenticateApp(request, env);
+  const caller = await authorizeApp(request, env);
   const original = await deliveryForApp(env.DB, caller.appId, deliveryId(request.params.id));
   if (!original) throw notFound("webhook delivery");
   const id = `whd_${hex(randomBytes(16))}`;

@@ -258,6 +258,8 @@ describe("the docs' curl examples work as written", async () => {
       "GET /v1/audit",
       "GET /v1/settings",
       "PATCH /v1/settings",
+      "GET /v1/users/{user_id}/pause",
+      "DELETE /v1/users/{user_id}/pause",
     ]) {
       expect([...calls], call).toContain(call);
     }
