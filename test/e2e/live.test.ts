@@ -214,6 +214,10 @@ const summary = (xs: number[]) => {
 
 describe("latency (printed, not asserted)", () => {
   test("create → device event, and answer → long-poll return, over 200 rounds", async () => {
+    // 200 challenges for one user in seconds: far above the default per-user rate limit.
+    await http("PATCH", "/v1/settings", {
+      limits: { user_challenges_per_minute: 1000, device_ip_per_minute: 100_000 },
+    });
     const device = await enroll("bob", "bench-phone");
     const url = new URL("/v1/device/connect", server.baseUrl);
     url.protocol = "ws:";
