@@ -42,7 +42,7 @@ export const list: Handler = async (request, env) => {
 const DEFAULT_VERIFY_LIMIT = 2_000;
 
 export const verify: Handler = async (request, env) => {
-  const caller = await authenticateApp(request, env);
+  const caller = await authorizeApp(request, env);
   const q = readQuery(request, auditVerifyQuery);
   let from: { seq: number; hash: string; event_id: string } | null = null;
   if (q.cursor) {
