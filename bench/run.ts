@@ -1328,9 +1328,9 @@ async function main(): Promise<void> {
     await api.must("PATCH", "/v1/settings", {
       limits: {
         api_key_per_minute: 100_000,
-        user_challenges_per_minute: 1_000,
-        user_pending_challenges: 100,
-        device_wrong_answers_per_hour: 1_000,
+        user_challenges_per_minute: 100_000,
+        user_pending_challenges: 10_000,
+        device_wrong_answers_per_hour: 100_000,
         device_ip_per_minute: 100_000,
       },
     });

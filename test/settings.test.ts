@@ -72,7 +72,7 @@ describe("GET/PATCH /v1/settings", () => {
       [{ fraud_auto_pause: 1 }, "fraud_auto_pause"],
       [{ limits: { api_key_per_minute: 0 } }, "limits.api_key_per_minute"],
       [{ limits: { user_pending_challenges: 1.5 } }, "limits.user_pending_challenges"],
-      [{ limits: { user_pending_challenges: 101 } }, "limits.user_pending_challenges"],
+      [{ limits: { user_pending_challenges: 10_001 } }, "limits.user_pending_challenges"],
       [{ limits: { device_ip_per_minute: null } }, "limits.device_ip_per_minute"],
       [{ limits: { per_fortnight: 3 } }, "limits"],
       [{ colour: "red" }, "(body)"],

@@ -13,10 +13,10 @@ const limit = (max: number, what: string) =>
 
 export const limitsSchema = z.strictObject({
   api_key_per_minute: limit(100_000, "calls per minute per API key, on every integrator route"),
-  user_challenges_per_minute: limit(1_000, "challenge creations per minute per user"),
-  user_pending_challenges: limit(100, "pending challenges a user may have at once"),
-  device_wrong_answers_per_hour: limit(1_000, "wrong answers per hour per device before it is refused"),
-  enrollment_code_attempts: limit(100, "claim attempts per enrollment code per 10 minutes"),
+  user_challenges_per_minute: limit(100_000, "challenge creations per minute per user"),
+  user_pending_challenges: limit(10_000, "pending challenges a user may have at once"),
+  device_wrong_answers_per_hour: limit(100_000, "wrong answers per hour per device before it is refused"),
+  enrollment_code_attempts: limit(1_000, "claim attempts per enrollment code per 10 minutes"),
   device_ip_per_minute: limit(100_000, "device calls per minute per client IP address"),
 });
 

@@ -227,8 +227,9 @@ export class RateLimiter extends DurableObject<Env> {
     return bucketLevel(this.#buckets.get(key), capacity, windowMs, now);
   }
 
+  /** The user's pending challenges, the expired ones dropped in place (no copy on the hot path). */
   #livePending(userId: string, now: number): Map<string, number> {
-    const set = new Map(this.#pending.get(userId) ?? []);
+    const set = this.#pending.get(userId) ?? new Map<string, number>();
     for (const [id, expiresAt] of set) if (expiresAt <= now) set.delete(id);
     return set;
   }
