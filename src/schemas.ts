@@ -94,7 +94,11 @@ export const deviceActivate = z.strictObject({
 });
 
 export const deviceResponse = z.strictObject({
-  entropy: z.string().min(1).max(200),
+  // The 32 decrypted bytes as base64url: anything else is a broken client, refused without costing an
+  // attempt (a guess has this shape too, and does cost one).
+  entropy: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{43}$/, "must be the 32 decrypted bytes as base64url (43 characters)"),
   decision: z.enum(["approve", "deny"]),
   reason: printable(200).optional(),
   /** The 2 digits the user typed (approvals of number-matching challenges; ignored otherwise). */
@@ -119,6 +123,10 @@ export const auditQuery = z.object({
 // Loopback is the one place plain http is allowed: a receiver on the developer's own machine. Anywhere
 // else the signed events (who approved what, when) would cross the network in clear.
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;
+// Address literals of internal networks (RFC 1918, CGNAT, link-local incl. cloud metadata at
+// 169.254.169.254, unspecified, IPv6 ULA/link-local, IPv4-mapped): not where an application's server is.
+const PRIVATE_ADDRESS =
+  /^(10(\.\d{1,3}){3}|172\.(1[6-9]|2\d|3[01])(\.\d{1,3}){2}|192\.168(\.\d{1,3}){2}|100\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])(\.\d{1,3}){2}|169\.254(\.\d{1,3}){2}|0(\.\d{1,3}){3}|\[::\]|\[(f[cd][0-9a-f]{0,2}|fe[89ab][0-9a-f]?|::|::ffff):[^\]]*\])$/i;
 
 export const webhookUrl = z
   .string()
@@ -129,6 +137,9 @@ export const webhookUrl = z
     const url = new URL(v);
     if (url.protocol !== "https:" && !(url.protocol === "http:" && LOOPBACK.test(url.hostname))) {
       ctx.addIssue({ code: "custom", message: "must use https (plain http only to localhost)" });
+    }
+    if (url.protocol === "https:" && PRIVATE_ADDRESS.test(url.hostname)) {
+      ctx.addIssue({ code: "custom", message: "must not be a private, link-local or unspecified address" });
     }
     if (url.username || url.password) {
       ctx.addIssue({ code: "custom", message: "must not carry credentials; verify the signature instead" });

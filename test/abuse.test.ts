@@ -812,7 +812,7 @@ describe("crypto and protocol", () => {
     expect(JSON.parse(row!.public_key)).toEqual({ e: "AQAB", kty: "RSA", n: real.n });
   });
 
-  it("entropy spellings other than the exact base64url, and another challenge's entropy, are wrong answers", async () => {
+  it("entropy spellings other than the exact base64url are refused or wrong, and another challenge's entropy is wrong", async () => {
     const app = await createApp();
     // Many challenges and wrong answers for one user and device: above the default rate limits.
     await call("PATCH", "/v1/settings", {
@@ -821,21 +821,23 @@ describe("crypto and protocol", () => {
     });
     const dev = await enrollDevice(app, "u");
     const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    const spellings: [string, (right: string) => string][] = [
-      ["padded", (r) => `${r}=`],
-      ["standard alphabet, padded", (r) => btoa(String.fromCharCode(...fromBase64Url(r)))],
-      ["standard alphabet", (r) => btoa(String.fromCharCode(...fromBase64Url(r))).replace(/=+$/, "")],
+    // 400: not the shape of an answer at all (a broken client), no attempt spent. 422: a well-formed
+    // answer that is not this challenge's, which costs an attempt.
+    const spellings: [string, (right: string) => string, 400 | 422][] = [
+      ["padded", (r) => `${r}=`, 400],
+      ["standard alphabet, padded", (r) => btoa(String.fromCharCode(...fromBase64Url(r))), 400],
+      ["standard alphabet", (r) => btoa(String.fromCharCode(...fromBase64Url(r))).replace(/=+$/, ""), 400],
       // 43 chars carry 258 bits; the last char's 2 spare bits set: same bytes, non-canonical spelling.
-      ["non-canonical trailing bits", (r) => r.slice(0, -1) + alphabet[alphabet.indexOf(r.at(-1)!) ^ 1]],
-      ["truncated", (r) => r.slice(0, -1)],
-      ["one char more", (r) => `${r}A`],
-      ["31 bytes", (r) => b64url(fromBase64Url(r).slice(0, 31))],
-      ["33 bytes", (r) => b64url(Uint8Array.of(...fromBase64Url(r), 0))],
-      ["hex", (r) => Array.from(fromBase64Url(r), (b) => b.toString(16).padStart(2, "0")).join("")],
-      ["leading space", (r) => ` ${r}`],
-      ["first char changed", (r) => r.replace(/./, (c) => (c === "A" ? "B" : "A"))],
+      ["non-canonical trailing bits", (r) => r.slice(0, -1) + alphabet[alphabet.indexOf(r.at(-1)!) ^ 1], 422],
+      ["truncated", (r) => r.slice(0, -1), 400],
+      ["one char more", (r) => `${r}A`, 400],
+      ["31 bytes", (r) => b64url(fromBase64Url(r).slice(0, 31)), 400],
+      ["33 bytes", (r) => b64url(Uint8Array.of(...fromBase64Url(r), 0)), 400],
+      ["hex", (r) => Array.from(fromBase64Url(r), (b) => b.toString(16).padStart(2, "0")).join(""), 400],
+      ["leading space", (r) => ` ${r}`, 400],
+      ["first char changed", (r) => r.replace(/./, (c) => (c === "A" ? "B" : "A")), 422],
     ];
-    for (const [name, spell] of spellings) {
+    for (const [name, spell, status] of spellings) {
       // Some spellings only differ when the entropy holds "-" or "_": draw until it does.
       let chl = await newChallenge(app, "u");
       let right = await entropyFor(dev, chl.id);
@@ -850,7 +852,8 @@ describe("crypto and protocol", () => {
         body: { entropy: wrong, decision: "approve" },
       });
       expectClean(res, name);
-      expect(expectProblem(res, 422).attempts_left, name).toBe(MAX_WRONG_ANSWERS - 1);
+      if (status === 422) expect(expectProblem(res, 422).attempts_left, name).toBe(MAX_WRONG_ANSWERS - 1);
+      else expect(expectProblem(res, 400).errors[0].field, name).toBe("entropy");
       expect((await call("GET", `/v1/challenges/${chl.id}`, { key: app.apiKey })).body.status).toBe(
         "pending",
       );
@@ -862,6 +865,10 @@ describe("crypto and protocol", () => {
     const firstEntropy = await entropyFor(dev, first.id);
     expectProblem(await answer(dev, second.id, "approve", firstEntropy), 422);
     expectProblem(await answer(dev, second.id, "deny", firstEntropy), 422);
+    expect(expectProblem(await answer(dev, second.id, "deny", firstEntropy), 422)).toMatchObject({
+      attempts_left: 0,
+      challenge_status: "failed",
+    });
     expect(expectProblem(await answer(dev, second.id, "deny", firstEntropy), 409).challenge_status).toBe(
       "failed",
     );

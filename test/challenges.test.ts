@@ -132,7 +132,8 @@ describe("answers", () => {
       const p = expectProblem(await answer(device, id, "approve", WRONG), 422);
       expect(p.attempts_left).toBe(MAX_WRONG_ANSWERS - i);
     }
-    expect(expectProblem(await answer(device, id, "approve", WRONG), 409).challenge_status).toBe("failed");
+    const last = expectProblem(await answer(device, id, "approve", WRONG), 422);
+    expect(last).toMatchObject({ attempts_left: 0, challenge_status: "failed" });
     expect(expectProblem(await answer(device, id, "approve", right), 409).challenge_status).toBe("failed");
     const got = await call("GET", `/v1/challenges/${id}`, { key: app.apiKey });
     expect(got.body).toMatchObject({ status: "failed", reason: "too_many_wrong_answers" });
@@ -168,11 +169,19 @@ describe("answers", () => {
       await call("POST", path, { token: device.token, body: { entropy: "x", decision: "maybe" } }),
       400,
     );
-    // Not base64url at all counts as a wrong answer, not a crash.
-    expectProblem(
-      await call("POST", path, { token: device.token, body: { entropy: "!!!", decision: "approve" } }),
-      422,
+    // Not the shape of 32 bytes in base64url: a broken client, refused without spending an attempt.
+    for (const entropy of ["!!!", "A".repeat(42), `${"A".repeat(43)}=`, "+".repeat(43)]) {
+      const res = await call("POST", path, { token: device.token, body: { entropy, decision: "approve" } });
+      expect(expectProblem(res, 400).errors[0].field).toBe("entropy");
+    }
+    const right = await entropyFor(device, id);
+    const wrong = await answer(
+      device,
+      id,
+      "approve",
+      right.replace(/^./, (c) => (c === "A" ? "B" : "A")),
     );
+    expect(expectProblem(wrong, 422).attempts_left).toBe(MAX_WRONG_ANSWERS - 1);
   });
 
   it("from a device the challenge was not sent to get 404", async () => {

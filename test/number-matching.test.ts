@@ -87,7 +87,7 @@ describe("number matching", () => {
     expect(missing.attempts_left).toBe(MAX_WRONG_ANSWERS - 2);
     // The last allowed wrong try fails the challenge; the right number then comes too late.
     const last = await approve(device, created.id, entropy, otherNumber(created.match_number));
-    expect(expectProblem(last, 409).challenge_status).toBe("failed");
+    expect(expectProblem(last, 422)).toMatchObject({ attempts_left: 0, challenge_status: "failed" });
     const late = await approve(device, created.id, entropy, created.match_number);
     expect(expectProblem(late, 409).challenge_status).toBe("failed");
     const got = await call("GET", `/v1/challenges/${created.id}`, { key: app.apiKey });

@@ -130,6 +130,16 @@ describe("webhook endpoints", () => {
       "/relative",
       "ftp://hooks.example.test/x",
       `https://hooks.example.test/${"a".repeat(2100)}`,
+      "https://169.254.169.254/latest/meta-data",
+      "https://10.1.2.3/hook",
+      "https://172.16.0.1/hook",
+      "https://192.168.1.10/hook",
+      "https://100.64.0.1/hook",
+      "https://0.0.0.0/hook",
+      "https://[fd00::1]/hook",
+      "https://[fe80::1]/hook",
+      "https://[::ffff:10.0.0.1]/hook",
+      "https://[::]/hook",
     ]) {
       const res = await call("POST", "/v1/webhooks", { key: app.apiKey, body: { url } });
       expect(expectProblem(res, 400).errors[0].field).toBe("url");
@@ -144,18 +154,20 @@ describe("webhook endpoints", () => {
       body: { url: HOOK, events: ["x"] },
     });
     expectProblem(unknown, 400);
-    // Plain http is fine to the developer's own machine.
+    // Plain http is fine to the developer's own machine; public addresses and names are fine over https.
     for (const url of [
       "http://localhost:9000/hook",
       "http://127.0.0.1:9000/hook",
       "http://[::1]:9000/hook",
+      "https://172.32.0.1/hook",
+      "https://[2001:db8::1]/hook",
     ]) {
       expect((await call("POST", "/v1/webhooks", { key: app.apiKey, body: { url } })).status).toBe(201);
     }
     const count = await env.DB.prepare("SELECT COUNT(*) AS n FROM webhook_endpoints WHERE app_id = ?1")
       .bind(app.appId)
       .first<{ n: number }>();
-    expect(count?.n).toBe(3);
+    expect(count?.n).toBe(5);
   });
 
   it("are limited per application, even when created concurrently", async () => {

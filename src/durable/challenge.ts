@@ -248,7 +248,12 @@ export class ChallengeObject extends DurableObject<Env> {
             ip: input.ip,
           });
           if (!landed) return { kind: "device_inactive", view: null, attemptsLeft: 0 };
-          return { kind: "closed", view: view(state), attemptsLeft: 0 };
+          // Still told *why* (wrong entropy or number), with no attempts left and the challenge failed.
+          return {
+            kind: entropyMatches ? "wrong_number" : "wrong_entropy",
+            view: view(state),
+            attemptsLeft: 0,
+          };
         }
         state.wrongAnswers = wrong;
         await this.ctx.storage.put(STATE_KEY, state);

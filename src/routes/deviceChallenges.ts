@@ -71,27 +71,48 @@ export const respond: Handler = async (request, env) => {
     case "resolved":
       return json(challengeJson(result.view));
     case "closed":
-      throw conflict("challenge-closed", "Challenge closed", `The challenge is ${result.view.status}.`, {
-        challenge_status: result.view.status,
-      });
+      throw conflict(
+        "challenge-closed",
+        "Challenge closed",
+        `The challenge is no longer pending (status: ${result.view.status}).`,
+        {
+          challenge_status: result.view.status,
+        },
+      );
     case "wrong_entropy":
-      throw new Problem(
-        422,
+      throw wrongAnswer(
         "wrong-entropy",
         "Wrong entropy",
-        `The entropy does not match this challenge; ${result.attemptsLeft} attempt(s) left before it fails.`,
-        { extra: { attempts_left: result.attemptsLeft } },
+        "The entropy does not match this challenge",
+        result.attemptsLeft,
+        result.view.status,
       );
     case "wrong_number":
-      throw new Problem(
-        422,
+      throw wrongAnswer(
         "wrong-number",
         "Wrong number",
-        `The number is missing or not the one shown on the login page; ${result.attemptsLeft} attempt(s) left before the challenge fails.`,
-        { extra: { attempts_left: result.attemptsLeft } },
+        "The number is missing or not the one shown on the login page",
+        result.attemptsLeft,
+        result.view.status,
       );
   }
 };
+
+function wrongAnswer(
+  slug: string,
+  title: string,
+  what: string,
+  attemptsLeft: number,
+  status: string,
+): Problem {
+  const left =
+    attemptsLeft > 0
+      ? `${attemptsLeft} attempt(s) left before it fails`
+      : "no attempts left: the challenge has failed";
+  return new Problem(422, slug, title, `${what}; ${left}.`, {
+    extra: { attempts_left: attemptsLeft, challenge_status: status },
+  });
+}
 
 /** The device removes itself (the app uninstalled, the user reset the phone). */
 export const removeSelf: Handler = async (request, env, ctx) => {
