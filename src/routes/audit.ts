@@ -13,7 +13,10 @@ const DEFAULT_LIMIT = 50;
 // The cursor is the public id of the last event of a page: opaque to callers, and unlike the internal
 // sequence number it says nothing about how many events other applications have.
 function checkCursor(cursor: string): string {
-  if (!/^evt_[0-9a-z]{26}$/.test(cursor)) throw badRequest("cursor: not a cursor this API returned");
+  if (!/^evt_[0-9a-z]{26}$/.test(cursor))
+    throw badRequest("cursor: not a cursor this API returned", [
+      { field: "cursor", message: "not a cursor this API returned" },
+    ]);
   return cursor;
 }
 
@@ -51,7 +54,10 @@ export const verify: Handler = async (request, env) => {
     )
       .bind(caller.appId, checkCursor(q.cursor))
       .first<{ seq: number; hash: string }>();
-    if (!row) throw badRequest("cursor: not a cursor this API returned");
+    if (!row)
+      throw badRequest("cursor: not a cursor this API returned", [
+        { field: "cursor", message: "not a cursor this API returned" },
+      ]);
     from = { seq: row.seq, hash: row.hash, event_id: q.cursor };
   }
   // Seal what is committed now, and take the head the sealer recorded: the anchor D1 can't move.

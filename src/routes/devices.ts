@@ -11,7 +11,10 @@ import { deviceJson } from "./views";
 export const listForUser: Handler = async (request, env) => {
   const caller = await authorizeApp(request, env);
   const parsed = userIdSchema.safeParse(pathText(request, "user_id"));
-  if (!parsed.success) throw badRequest(`user_id: ${parsed.error.issues[0]?.message ?? "invalid"}`);
+  if (!parsed.success) {
+    const message = parsed.error.issues[0]?.message ?? "invalid";
+    throw badRequest(`user_id: ${message}`, [{ field: "user_id", message }]);
+  }
   const devices = await devicesOfUser(env.DB, caller.appId, parsed.data);
   return json({ object: "list", data: devices.map(deviceJson) });
 };

@@ -20,7 +20,7 @@ export function enrollmentJson(row: EnrollmentRow, now: number) {
     device_id: row.status === "completed" ? row.device_id : null,
     created_at: iso(row.created_at),
     expires_at: iso(row.expires_at),
-    completed_at: iso(row.completed_at),
+    completed_at: row.status === "completed" ? iso(row.completed_at) : null,
   };
 }
 

@@ -205,7 +205,9 @@ export const deliveries: Handler = async (request, env) => {
   const caller = await authorizeApp(request, env);
   const q = readQuery(request, webhookDeliveriesQuery);
   if (q.cursor !== undefined && !DELIVERY_ID.test(q.cursor)) {
-    throw badRequest("cursor: not a cursor this API returned");
+    throw badRequest("cursor: not a cursor this API returned", [
+      { field: "cursor", message: "not a cursor this API returned" },
+    ]);
   }
   const limit = q.limit ?? DEFAULT_LIMIT;
   const rows = await listDeliveries(env.DB, caller.appId, {
