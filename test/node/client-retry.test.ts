@@ -43,10 +43,12 @@ function fakeFetch(steps: Step[]) {
   return { fn, calls };
 }
 
+const BASE_URL = "http://api.test";
+
 const client = (f: typeof fetch, extra: Partial<ConstructorParameters<typeof Encrypxon2FaClient>[0]> = {}) =>
   new Encrypxon2FaClient({
     apiKey: "ek_test_x",
-    baseUrl: "http://api.test/",
+    baseUrl: `${BASE_URL}/`,
     fetch: f,
     retryDelayMs: 1,
     ...extra,
@@ -91,6 +93,9 @@ describe("retries", () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(EncrypxonConnectionError);
     expect((err as Error).message).toContain("GET /v1/enrollments/enr_1");
+    // Which server it could not reach: a wrong port shows at once.
+    expect((err as EncrypxonConnectionError).baseUrl).toBe(BASE_URL);
+    expect((err as Error).message).toContain(BASE_URL);
     expect((err as Error).cause).toBeInstanceOf(TypeError);
     expect(calls).toHaveLength(2);
   });

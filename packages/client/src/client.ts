@@ -367,7 +367,7 @@ export class Encrypxon2FaClient {
           signal: AbortSignal.timeout(timeout),
         });
       } catch (err) {
-        if (!canRetry) throw new EncrypxonConnectionError(label, err);
+        if (!canRetry) throw new EncrypxonConnectionError(label, err, this.baseUrl);
         await sleep(this.#backoff(attempt, null));
         continue;
       }

@@ -48,9 +48,13 @@ export class EncrypxonError extends EncrypxonClientError {
 export class EncrypxonConnectionError extends EncrypxonClientError {
   override name = "EncrypxonConnectionError";
   readonly request: string;
+  /** The base URL that could not be reached: a wrong port or host shows here. */
+  readonly baseUrl: string | undefined;
 
-  constructor(request: string, cause: unknown) {
-    super(`${request}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  constructor(request: string, cause: unknown, baseUrl?: string) {
+    const where = baseUrl ? ` (${baseUrl})` : "";
+    super(`${request}${where}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     this.request = request;
+    this.baseUrl = baseUrl;
   }
 }
