@@ -5,7 +5,7 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { closeSync, openSync, readdirSync, readFileSync } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { freePort } from "../../scripts/lib/net.mjs";
@@ -308,12 +308,15 @@ export async function startServer(
     await ensureMigrations(makeTarget({ persistTo: stateDir }));
     const app = await createApp(stateDir, opts.appName ?? "E2E Shop");
     secrets.add(app.api_key);
-    // The Worker secret `npm run dev` keeps in .dev.vars; here a fresh one per server.
+    // The Worker secret `npm run dev` keeps in .dev.vars; here a fresh one per server, in an owner-only
+    // file rather than on the command line (where every user of the machine could read it in `ps`).
     const webhookKey = randomBytes(32).toString("base64url");
     secrets.add(webhookKey);
+    const envFile = path.join(tmp, "worker.env");
+    await writeFile(envFile, `WEBHOOK_KEY=${webhookKey}\n`, { mode: 0o600 });
     const { baseUrl, pgid, release } = await launch(tmp, stateDir, logFile, [
-      "--var",
-      `WEBHOOK_KEY:${webhookKey}`,
+      "--env-file",
+      envFile,
       ...(opts.wranglerArgs ?? []),
     ]);
 
