@@ -82,11 +82,17 @@ async function challengePage(s: Session, req: IncomingMessage): Promise<string> 
       ip: req.socket.remoteAddress ?? "",
       user_agent: String(req.headers["user-agent"] ?? "").slice(0, 300),
     },
+    // Number matching: a push approved without looking (push fatigue) cannot let an attacker in, because
+    // the phone also needs the number only this page shows.
+    number_matching: true,
   });
   s.challengeId = c.id;
+  const number = c.match_number
+    ? `<p>Enter <strong id="match-number">${esc(c.match_number)}</strong> in the Encrypxon app.</p>`
+    : "";
   return page(
     "Approve on your phone",
-    `<p>We sent a request to your phone. Approve it to continue.</p>${poll("/login/wait")}`,
+    `<p>We sent a request to your phone. Approve it to continue.</p>${number}${poll("/login/wait")}`,
   );
 }
 

@@ -52,13 +52,17 @@ async function login(page: Page, user: string, password: string) {
   await page.locator("#login").click();
 }
 
-/** The phone answers the challenge as soon as it shows up. */
-async function answer(decision: "approve" | "deny") {
+/** The phone answers the challenge as soon as it shows up, typing the number the page shows. */
+async function answer(page: Page, decision: "approve" | "deny") {
+  const number = (await page.locator("#match-number").textContent()) ?? "";
+  expect(number).toMatch(/^\d{2}$/);
   for (let i = 0; i < 100; i++) {
     const [c] = (await phone.listChallenges()).challenges;
     if (c) {
       expect(c.context.title).toBe("Sign in to Example Shop");
-      return phone.respond(c.id, decision);
+      // The number is on the login page only, never in what the phone receives.
+      expect(JSON.stringify(c)).not.toContain(`"${number}"`);
+      return phone.respond(c.id, decision, decision === "approve" ? { number } : {});
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -85,7 +89,7 @@ describe.skipIf(!available && !process.env.CI)("sample login page in Chromium", 
     await page.waitForURL(`${shopUrl}/`);
     await login(page, "alice", "correct horse");
     await expect.poll(() => page.locator("h1").textContent()).toBe("Approve on your phone");
-    await answer("approve");
+    await answer(page, "approve");
     await page.waitForSelector("#welcome");
     expect(await page.locator("h1").textContent()).toBe("Welcome, alice");
     await page.close();
@@ -99,7 +103,7 @@ describe.skipIf(!available && !process.env.CI)("sample login page in Chromium", 
 
     await login(page, "alice", "correct horse");
     await expect.poll(() => page.locator("h1").textContent()).toBe("Approve on your phone");
-    await answer("deny");
+    await answer(page, "deny");
     await expect.poll(() => page.locator("#status").textContent()).toBe("Sign-in denied.");
     await page.goto(shopUrl);
     expect(await page.locator("#welcome").count()).toBe(0);
