@@ -65,6 +65,42 @@ describe.each(KEY_FORMATS)("%s", (format) => {
   });
 });
 
+describe("answering after a listing", () => {
+  it("reuses the listed ciphertext once, then lists again", async () => {
+    const client = await enroll();
+    const a = await server.addChallenge();
+    await client.listChallenges();
+    const before = server.seen.length;
+    expect(await client.respond(a, "approve")).toMatchObject({ id: a, status: "approved" });
+    // One request: the answer, decrypted again from the listed ciphertext (no plaintext was kept).
+    expect(server.seen.slice(before).map((s) => `${s.method} ${s.path}`)).toEqual([
+      `POST /v1/device/challenges/${a}/response`,
+    ]);
+    expect(server.seen.at(-1)?.body).toEqual({ entropy: server.entropy.get(a), decision: "approve" });
+    // The entry was used up: a second answer lists again and finds the challenge gone.
+    await expect(client.respond(a, "deny")).rejects.toThrow(/is not pending/);
+    expect(server.seen.at(-1)?.path).toBe("/v1/device/challenges");
+  });
+
+  it("still refuses a listed entry that was refused, and one that expired since the listing", async () => {
+    const enrolled = await enroll();
+    let clock = Date.now();
+    const client = await DeviceClient.load(store, enrolled.deviceId, {
+      fetch: server.fetch,
+      now: () => clock,
+    });
+    const tampered = await server.addChallenge({ tamper: true });
+    const soon = await server.addChallenge({ exp: Math.floor(clock / 1000) + 60 });
+    expect((await client.listChallenges()).challenges.map((c) => c.id)).toEqual([soon]);
+    await expect(client.respond(tampered, "approve")).rejects.toThrow(new RegExp(`refusing ${tampered}`));
+    clock += 61_000;
+    const before = server.seen.length;
+    await expect(client.respond(soon, "approve")).rejects.toThrow(/expired/);
+    expect(server.seen.length).toBe(before); // refused from the listed entry, on the device's clock
+    expect(server.seen.some((s) => s.path.endsWith("/response"))).toBe(false);
+  });
+});
+
 describe("refusals", () => {
   it("refuses a ciphertext made for another challenge, an expired one and a tampered one", async () => {
     const client = await enroll();

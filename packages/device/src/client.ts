@@ -151,6 +151,11 @@ export class DeviceClient {
   readonly #store: DeviceStore;
   readonly #http: Http;
   readonly #now: () => number;
+  /**
+   * The well-formed entries of the last listing (ciphertexts, never plaintexts), so an answer right after
+   * `listChallenges` (what `watch` does) needs no second listing. The server still decides.
+   */
+  #listed = new Map<string, WireChallenge>();
 
   private constructor(device: StoredDevice, store: DeviceStore, opts: ClientOptions) {
     this.#device = device;
@@ -246,11 +251,13 @@ export class DeviceClient {
   /** Authentication steps 3–4: fetch, decrypt and verify pending challenges; refused ones say why. */
   async listChallenges(): Promise<ChallengeList> {
     const list: ChallengeList = { challenges: [], refused: [] };
+    const listed = new Map<string, WireChallenge>();
     for (const item of await this.#pending()) {
       if ("reason" in item) {
         list.refused.push(item);
         continue;
       }
+      listed.set(item.id, item);
       try {
         const plain = await this.#open(item);
         list.challenges.push({
@@ -264,6 +271,7 @@ export class DeviceClient {
         list.refused.push({ id: item.id, reason: message(err) });
       }
     }
+    this.#listed = listed;
     return list;
   }
 
@@ -271,14 +279,18 @@ export class DeviceClient {
    * Answers a pending challenge. The entropy is recovered by decrypting the challenge again (it is never
    * kept or handed out); a denial carries it too, so only a holder of the key can deny. An approval of a
    * number-matching challenge needs `number`, what the user typed from the login page; without it the
-   * call fails here rather than spend one of the challenge's few attempts.
+   * call fails here rather than spend one of the challenge's few attempts. Right after `listChallenges`
+   * the entry it fetched is used (one request instead of two); otherwise the challenge is listed first.
    */
   async respond(
     challengeId: string,
     decision: Decision,
     opts: { reason?: string; number?: string } = {},
   ): Promise<ChallengeResult> {
-    const item = (await this.#pending()).find((c) => c.id === challengeId);
+    // Taken once: a second answer to the same challenge lists again and finds it gone.
+    const cached = this.#listed.get(challengeId);
+    this.#listed.delete(challengeId);
+    const item = cached ?? (await this.#pending()).find((c) => c.id === challengeId);
     if (!item) {
       throw new DeviceError(
         `${challengeId} is not pending for this device (answered, expired, cancelled or unknown)`,
