@@ -10,7 +10,7 @@ import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "no
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { DeviceStore } from "../packages/device/src/index";
+import { DeviceStore, watch } from "../packages/device/src/index";
 import { createApp } from "../scripts/lib/apps.mjs";
 import { makeTarget } from "../scripts/lib/wrangler.mjs";
 import { Api, enrollOne, enrollUsers, TERMINAL, type User } from "./lib/api";
@@ -613,11 +613,100 @@ async function doCost(ctx: Ctx): Promise<void> {
 interface Flow {
   total: number;
   create: number;
+  /** Poll: the device's list + answer calls. Socket: POST returned → the device showed it. */
   device: number;
 }
 
-/** create → device fetches (poll), decrypts, answers → the app's long-poll returns. */
-async function oneFlow(api: Api, user: User): Promise<Flow> {
+/**
+ * How the device learns of a challenge: it lists right after the POST returns (a poll that always hits),
+ * or a watcher on its live channel (`watch` from packages/device) lists when the event arrives.
+ */
+type RtMode = "poll" | "socket";
+
+/** One user's watcher: when its device showed and answered each challenge (by id). */
+interface Watcher {
+  slot(id: string): WatchSlot;
+  drop(id: string): void;
+  stop(): Promise<void>;
+}
+interface WatchSlot {
+  shown: Promise<number>;
+  answered: Promise<number>;
+  settle(kind: "shown" | "answered", at: number | Error): void;
+}
+
+function newSlot(): WatchSlot {
+  const make = () => {
+    let settle!: (v: number | Error) => void;
+    const p = new Promise<number>((resolve, reject) => {
+      settle = (v) => (v instanceof Error ? reject(v) : resolve(v));
+    });
+    p.catch(() => undefined);
+    return { p, settle };
+  };
+  const shown = make();
+  const answered = make();
+  return {
+    shown: shown.p,
+    answered: answered.p,
+    settle: (kind, at) => (kind === "shown" ? shown.settle(at) : answered.settle(at)),
+  };
+}
+
+/** A watcher per user that approves whatever it is shown; resolves once every socket said hello. */
+async function startWatchers(users: User[]): Promise<Map<string, Watcher>> {
+  const watchers = new Map<string, Watcher>();
+  await Promise.all(
+    users.map(async (u) => {
+      const slots = new Map<string, WatchSlot>();
+      const slot = (id: string) => {
+        let s = slots.get(id);
+        if (!s) {
+          s = newSlot();
+          slots.set(id, s);
+        }
+        return s;
+      };
+      const ac = new AbortController();
+      let connected!: () => void;
+      const hello = new Promise<void>((r) => {
+        connected = r;
+      });
+      const done = watch(u.device, {
+        signal: ac.signal,
+        decide: () => "approve",
+        initialBackoffMs: 100,
+        onEvent: (e) => {
+          const at = performance.now();
+          if (e.event === "connected") connected();
+          else if (e.event === "challenge") slot(e.challenge.id).settle("shown", at);
+          else if (e.event === "answered") slot(e.id).settle("answered", at);
+          else if (e.event === "answer_failed" || e.event === "refused") {
+            const why = new Error(`${e.id}: ${e.event === "refused" ? e.reason : e.error}`);
+            slot(e.id).settle("shown", why);
+            slot(e.id).settle("answered", why);
+          }
+        },
+      });
+      await Promise.race([
+        hello,
+        sleep(15_000).then(() => Promise.reject(new Error(`${u.userId}: no hello`))),
+      ]);
+      watchers.set(u.userId, {
+        slot,
+        drop: (id) => slots.delete(id),
+        stop: async () => {
+          ac.abort();
+          await done;
+        },
+      });
+    }),
+  );
+  return watchers;
+}
+
+/** create → device fetches, decrypts, answers → the app's long-poll returns `approved`. */
+async function oneFlow(api: Api, user: User, watcher: Watcher | undefined): Promise<Flow> {
   const t0 = performance.now();
   const created = await api.must("POST", "/v1/challenges", { user_id: user.userId, ttl_seconds: 60 });
   const id = String(created.id);
@@ -625,8 +714,13 @@ async function oneFlow(api: Api, user: User): Promise<Flow> {
   const poll = api.call("GET", `/v1/challenges/${id}?wait=25`);
   // Handled at once so a failed answer cannot become an unhandled rejection while we wait on the poll.
   let deviceError: unknown = null;
-  const answered = user.device.respond(id, "approve").then(
-    () => performance.now(),
+  const slot = watcher?.slot(id);
+  const answered = (
+    slot
+      ? slot.shown.then((shown) => slot.answered.then(() => shown))
+      : user.device.respond(id, "approve").then(() => performance.now())
+  ).then(
+    (t) => t,
     (e: unknown) => {
       deviceError = e;
       return Number.NaN;
@@ -639,6 +733,7 @@ async function oneFlow(api: Api, user: User): Promise<Flow> {
   }
   const t2 = performance.now();
   const t3 = await answered;
+  watcher?.drop(id);
   if (deviceError !== null) throw deviceError;
   if (result.body.status !== "approved")
     throw new Error(`flow ${id}: ${result.status} ${JSON.stringify(result.body)}`);
@@ -650,65 +745,111 @@ async function roundTrip(ctx: Ctx): Promise<void> {
   out("## 2. Round trip");
   out();
   out(
-    `Per flow: \`POST /v1/challenges\` → the device (packages/device \`DeviceClient.respond\`: GET /v1/device/challenges, ` +
-      "ECIES-P256 decrypt, POST …/response) while the app waits on `GET /v1/challenges/{id}?wait=25` → that long-poll returns `approved`. " +
-      `Each concurrent user has its own device and runs flows back to back; a level stops at ${P.rtFlows} flows or ${P.rtSeconds} s, whichever comes first.`,
+    "Per flow: `POST /v1/challenges` → the device (packages/device: GET /v1/device/challenges, ECIES-P256 decrypt, " +
+      "POST …/response) while the app waits on `GET /v1/challenges/{id}?wait=25` → that long-poll returns `approved`. " +
+      "**poll**: the device lists the moment the POST returns (a poll that always finds it: the best case of polling). " +
+      "**socket**: the device runs `watch` on its live channel (`GET /v1/device/connect`) and lists when the " +
+      "`challenge.created` event arrives, as a phone with the app open does. " +
+      `Each concurrent user has its own device and runs flows back to back; a level stops at ${P.rtFlows} flows or ${P.rtSeconds} s, whichever comes first. ` +
+      "`wrangler dev` lines go through its proxy; `workerd direct` lines run the same bundle in Miniflare on the same state, " +
+      "with their own users enrolled through it (a device talks to the origin it enrolled with).",
   );
-  out();
   const tagged = variants.length > 1;
   if (tagged) {
     out();
     out(
-      `Each level runs first on \`${BASELINE?.ref}\` ([before]) then on this tree ([after]), both under \`wrangler dev\` on the same port and state.`,
+      `Each line runs first on \`${BASELINE?.ref}\` ([before]) then on this tree ([after]), on the same port and state.`,
     );
   }
   out();
   out(
-    `| concurrent users |${tagged ? " build |" : ""} flows | wall s | flows/s | p50 ms | p90 ms | p99 ms | max ms | create p50 | device p50 | errors |`,
+    `| runtime | device | concurrent users |${tagged ? " build |" : ""} flows | wall s | flows/s | p50 ms | p90 ms | p99 ms | max ms | create p50 | device p50 | errors |`,
   );
-  out(`|---:|${tagged ? "---|" : ""}---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`);
-  for (const level of P.rtLevels) {
-    for (const v of variants) {
-      const dev = await serviceDev(ctx, v);
-      try {
-        await roundTripLevel(ctx, level, tagged ? ` ${v.tag} |` : "");
-      } finally {
-        await closeServiceDev(ctx, dev);
+  out(`|---|---|---:|${tagged ? "---|" : ""}---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`);
+  const modes: RtMode[] = ["poll", "socket"];
+  for (const mode of modes) {
+    for (const level of P.rtLevels) {
+      for (const v of variants) {
+        const dev = await serviceDev(ctx, v);
+        try {
+          await roundTripLevel(ctx.api, ctx.users, "wrangler dev", mode, level, tagged ? ` ${v.tag} |` : "");
+        } finally {
+          await closeServiceDev(ctx, dev);
+        }
       }
     }
   }
+  // Straight against workerd: the service's wrangler dev must be down (one runtime per state directory).
+  await ctx.dev.stop();
+  try {
+    let users: User[] | null = null;
+    for (const v of variants) {
+      const d = await startDirect("service", ctx.stateDir, v.root, v.tag);
+      try {
+        const api = new Api(d.baseUrl, ctx.apiKey);
+        users ??= await enrollUsers(
+          api,
+          path.join(ctx.tmp, "devices-direct"),
+          "bench-direct",
+          Math.max(...P.rtLevels),
+        );
+        for (const mode of modes)
+          for (const level of P.rtLevels)
+            await roundTripLevel(api, users, "workerd direct", mode, level, tagged ? ` ${v.tag} |` : "");
+      } finally {
+        await d.stop();
+      }
+    }
+  } finally {
+    await ctx.dev.restart();
+  }
+  out();
+  out(
+    "device p50: poll, the device's two calls (list + answer) as it sees them; socket, from the POST's return to the device " +
+      "showing the challenge (event, list, decrypt; negative when the event came before the POST's answer).",
+  );
 }
 
-async function roundTripLevel(ctx: Ctx, level: number, buildCell: string): Promise<void> {
-  const users = ctx.users.slice(0, Math.min(level, ctx.users.length));
+async function roundTripLevel(
+  api: Api,
+  all: User[],
+  runtime: string,
+  mode: RtMode,
+  level: number,
+  buildCell: string,
+): Promise<void> {
+  const users = all.slice(0, Math.min(level, all.length));
+  const watchers = mode === "socket" ? await startWatchers(users) : null;
   const flows: Flow[] = [];
   let errors = 0;
   let started = 0;
   const t0 = performance.now();
   const deadline = Date.now() + P.rtSeconds * 1000;
-  await Promise.all(
-    users.map(async (u) => {
-      while (started < P.rtFlows && Date.now() < deadline) {
-        started++;
-        try {
-          flows.push(await oneFlow(ctx.api, u));
-        } catch (err) {
-          errors++;
-          if (errors <= 3) console.error(err);
+  try {
+    await Promise.all(
+      users.map(async (u) => {
+        while (started < P.rtFlows && Date.now() < deadline) {
+          started++;
+          try {
+            flows.push(await oneFlow(api, u, watchers?.get(u.userId)));
+          } catch (err) {
+            errors++;
+            if (errors <= 3) console.error(err);
+          }
         }
-      }
-    }),
-  );
+      }),
+    );
+  } finally {
+    if (watchers) await Promise.all([...watchers.values()].map((w) => w.stop()));
+  }
   const wall = (performance.now() - t0) / 1000;
   const t = summary(flows.map((f) => f.total));
   out(
-    `| ${users.length} |${buildCell} ${t.n} | ${fmt(wall)} | ${fmt(t.n / wall)} | ${fmt(t.p50)} | ${fmt(t.p90)} | ${fmt(t.p99)} | ${fmt(t.max)} | ` +
+    `| ${runtime} | ${mode} | ${users.length} |${buildCell} ${t.n} | ${fmt(wall)} | ${fmt(t.n / wall)} | ${fmt(t.p50)} | ${fmt(t.p90)} | ${fmt(t.p99)} | ${fmt(t.max)} | ` +
       `${fmt(summary(flows.map((f) => f.create)).p50)} | ${fmt(summary(flows.map((f) => f.device)).p50)} | ${errors} |`,
   );
-  check(
-    errors === 0,
-    `round trip at ${users.length} users${buildCell ? ` [${buildCell.replace(" |", "").trim()}]` : ""}: every flow approved`,
-  );
+  const where = `${runtime}, ${mode}, ${users.length} users${buildCell ? ` [${buildCell.replace(" |", "").trim()}]` : ""}`;
+  check(errors === 0 && t.n > 0, `round trip (${where}): every flow approved`);
 }
 
 // ───────────────────────────── 3. crypto ─────────────────────────────
@@ -1334,16 +1475,6 @@ async function main(): Promise<void> {
     dev = await startDev({ config: "wrangler.toml", stateDir, logFile: path.join(tmp, "wrangler.log") });
     floor = await startDev({ config: "bench/floor/wrangler.toml", logFile: path.join(tmp, "floor.log") });
     const api = new Api(dev.baseUrl, app.api_key);
-    // The bench drives one key and a few users far past the defaults' rate limits on purpose: raise them
-    // to their maximums so the figures measure the work, not 429s (the limiter is still consulted).
-    await api.must("PATCH", "/v1/settings", {
-      limits: {
-        api_key_per_minute: 100_000,
-        user_challenges_per_minute: 1_000,
-        user_pending_challenges: 100,
-        device_ip_per_minute: 100_000,
-      },
-    });
     // The bench measures the service's ceiling, not the rate limits in front of it (the limiter call
     // itself stays in every request's path and is measured with it).
     await api.must("PATCH", "/v1/settings", {
