@@ -12,6 +12,7 @@ import {
   verifyAuditEvents,
 } from "../packages/client/src/auditChain";
 import { Encrypxon2FaClient } from "../packages/client/src/client";
+import { verifyChain } from "../src/db/auditChain";
 import { answer, BASE, call, createApp, enrollDevice, type Json, type TestApp } from "./helpers";
 
 async function activity(app: TestApp, users = 2): Promise<void> {
@@ -252,6 +253,57 @@ describe("audit chain: tampering in D1 is named", () => {
     });
     expect(res.broken).toMatchObject({ event_id: all[2]?.id, reason: "unsealed_in_chain" });
     expect((await rows(app.appId))[2]?.hash).toBeNull();
+  });
+
+  it("a forged seal past the head: named, and what follows it is not passed off as unsealed", async () => {
+    const forged = "evt_00000000000000000000000000";
+    const { app, all, res } = await tampered(async (all) => {
+      await env.DB.prepare(
+        `INSERT INTO audit_events (id, app_id, type, created_at, prev_hash, hash)
+         SELECT ?1, app_id, 'forged', 0, ?2, ?2 FROM audit_events WHERE id = ?3`,
+      )
+        .bind(forged, "f".repeat(64), all[0]?.id)
+        .run();
+    });
+    expect(res.broken).toEqual({
+      event_id: forged,
+      reason: "prev_hash_mismatch",
+      after_event_id: all.at(-1)?.id,
+    });
+    // The sealer will not chain through it; events written after it stay unsealed, and verify keeps
+    // naming the forged row instead of reporting an ever-growing unsealed tail as fine.
+    await activity(app, 1);
+    const again = await verify(app);
+    expect(again.body).toMatchObject({
+      ok: false,
+      broken: { event_id: forged, reason: "prev_hash_mismatch" },
+    });
+  });
+
+  it("past a head read before later seals: a sealed event after an unsealed one names the hole", async () => {
+    const app = await createApp();
+    await activity(app);
+    const all = await sealed(app);
+    const [older, hole, last] = [all.at(-3), all.at(-2), all.at(-1)];
+    if (!older?.hash || !hole || !last) throw new Error("too few rows");
+    await env.DB.prepare("UPDATE audit_events SET prev_hash = NULL, hash = NULL WHERE id = ?1")
+      .bind(hole.id)
+      .run();
+    // As if the sealer's head were read while it was still two events behind.
+    const head = { seq: older.seq, event_id: older.id, hash: older.hash, count: all.length - 2 };
+    expect(await verifyChain(env.DB, app.appId, head, null, 2000)).toMatchObject({
+      ok: false,
+      broken: { event_id: hole.id, reason: "unsealed_in_chain", after_event_id: older.id },
+    });
+    // Without the later seal the same tail is simply unsealed.
+    await env.DB.prepare("UPDATE audit_events SET prev_hash = NULL, hash = NULL WHERE id = ?1")
+      .bind(last.id)
+      .run();
+    expect(await verifyChain(env.DB, app.appId, head, null, 2000)).toMatchObject({
+      ok: true,
+      unsealed: 2,
+      last_event_id: older.id,
+    });
   });
 
   it("the newest rows deleted: head_missing names the last sealed event", async () => {

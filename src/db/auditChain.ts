@@ -97,7 +97,10 @@ export interface Verification {
 /**
  * Walks at most `limit` events after the cursor event (or from the start) and checks each link:
  * sealed, its prev_hash the previous event's hash, its hash its content's; at the sealer's head, the
- * recorded hash. Events newer than the head are counted as unsealed (written after this call's seal).
+ * recorded hash. Past the head (the sealer ran just before this call) a few events may already be
+ * sealed by a later run, and they must chain on; the rest are unsealed (written after the seal), and no
+ * sealed event may follow them. So a seal forged past the head, which makes the sealer stop there, is
+ * named here rather than counted as unsealed for ever.
  */
 export async function verifyChain(
   db: D1Database,
@@ -125,11 +128,9 @@ export async function verifyChain(
     return out;
   };
   for (const [i, row] of rows.entries()) {
-    if (head === null || row.seq > head.seq) {
-      if (head !== null && lastSeq < head.seq) return fail(head.event_id, "head_missing");
-      out.unsealed = rows.length - i;
-      return out;
-    }
+    const pastHead = head === null || row.seq > head.seq;
+    if (pastHead && head !== null && lastSeq < head.seq) return fail(head.event_id, "head_missing");
+    if (pastHead && row.hash === null) return unsealedTail(db, appId, row, out, fail);
     if (i === limit) {
       out.next_cursor = out.last_event_id;
       return out;
@@ -137,7 +138,7 @@ export async function verifyChain(
     if (row.hash === null || row.prev_hash === null) return fail(row.id, "unsealed_in_chain");
     if (row.prev_hash !== prev) return fail(row.id, "prev_hash_mismatch");
     if ((await rowHash(row, prev)) !== row.hash) return fail(row.id, "hash_mismatch");
-    if (row.seq === head.seq && row.hash !== head.hash) return fail(row.id, "head_mismatch");
+    if (head !== null && row.seq === head.seq && row.hash !== head.hash) return fail(row.id, "head_mismatch");
     out.first_event_id ??= row.id;
     out.last_event_id = row.id;
     out.checked++;
@@ -146,5 +147,29 @@ export async function verifyChain(
     lastSeq = row.seq;
   }
   if (head !== null && lastSeq < head.seq) return fail(head.event_id, "head_missing");
+  return out;
+}
+
+/** From the first unsealed event on: how many there are, and that none after it carries a seal. */
+async function unsealedTail(
+  db: D1Database,
+  appId: string,
+  first: ChainRow,
+  out: Verification,
+  fail: (eventId: string, reason: BreakReason) => Verification,
+): Promise<Verification> {
+  const [count, sealedAfter] = await db.batch([
+    db
+      .prepare("SELECT COUNT(*) AS n FROM audit_events WHERE app_id = ?1 AND seq >= ?2")
+      .bind(appId, first.seq),
+    db
+      .prepare(
+        "SELECT id FROM audit_events WHERE app_id = ?1 AND seq > ?2 AND hash IS NOT NULL ORDER BY seq LIMIT 1",
+      )
+      .bind(appId, first.seq),
+  ]);
+  // The sealer seals in order: a sealed event after an unsealed one means this one's seal was removed.
+  if (sealedAfter?.results.length) return fail(first.id, "unsealed_in_chain");
+  out.unsealed = Number((count?.results[0] as { n?: number } | undefined)?.n ?? 0);
   return out;
 }
