@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import {
+  answer,
   call,
   createApp,
   enrollDevice,
@@ -19,6 +20,19 @@ async function deny(device: TestDevice, id: string, reason?: string, entropy?: s
       ...(reason !== undefined && { reason }),
     },
   });
+}
+
+const status = async (app: TestApp, id: string) =>
+  (await call("GET", `/v1/challenges/${id}`, { key: app.apiKey })).body;
+
+/** Polls until `read` gives something other than "pending" (the close runs after the report's answer). */
+async function eventually(read: () => Promise<unknown>, ms = 5_000): Promise<unknown> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await read();
+    if (value !== "pending" || Date.now() > deadline) return value;
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }
 
 const create = (app: TestApp, user: string) =>
@@ -124,17 +138,65 @@ describe('"this wasn\'t me"', () => {
     expectProblem(await deny(device, wrong.body.id, "not_me", "A".repeat(43)), 422);
     expect((await call("GET", "/v1/users/kim/pause", { key: app.apiKey })).body.paused).toBe(false);
 
-    // Two challenges pending, both reported: one pause, one user.paused row, naming the first report.
+    // Two challenges pending, the first reported: one pause, and the other prompt is closed with it.
     const second = await create(app, "kim");
     expect((await deny(device, wrong.body.id, "not_me")).body.fraud_reported).toBe(true);
-    expect((await deny(device, second.body.id, "not_me")).body.fraud_reported).toBe(true);
     expect(await audit(app.appId, "user.paused")).toEqual([
       expect.objectContaining({ challenge_id: wrong.body.id }),
     ]);
     const pause = await call("GET", "/v1/users/kim/pause", { key: app.apiKey });
     expect(pause.body.challenge_id).toBe(wrong.body.id);
+    expect(await eventually(async () => (await status(app, second.body.id)).status)).toBe("cancelled");
   });
 
+  it("closes the user's other pending prompts, so none of them can be approved by reflex", async () => {
+    const app = await createApp();
+    const phone = await enrollDevice(app, "max");
+    const tablet = await enrollDevice(app, "max");
+    const reported = await create(app, "max");
+    const others = [await create(app, "max"), await create(app, "max")];
+    const bystander = await enrollDevice(app, "ned");
+    const unrelated = await create(app, "ned");
+    // The entropy of a prompt as the other device holds it, decrypted while it was still pending.
+    const entropy = await entropyFor(tablet, others[0]?.body.id);
+
+    expect((await deny(phone, reported.body.id, "not_me")).body.fraud_reported).toBe(true);
+    // Whether the close has landed yet or not, the approval does not count.
+    const late = await call("POST", `/v1/device/challenges/${others[0]?.body.id}/response`, {
+      token: tablet.token,
+      body: { entropy, decision: "approve" },
+    });
+    expect([409, 423]).toContain(late.status);
+    for (const other of others) {
+      expect(await eventually(async () => (await status(app, other.body.id)).status)).toBe("cancelled");
+      expect((await status(app, other.body.id)).reason).toBe("user_paused");
+    }
+    const cancelled = (await audit(app.appId, "challenge.resolved")).filter((r) => r.outcome === "cancelled");
+    expect(cancelled.map((r) => r.challenge_id).sort()).toEqual(others.map((o) => o.body.id).sort());
+    expect(cancelled.every((r) => r.detail.reason === "user_paused")).toBe(true);
+    // Another user's prompt is untouched.
+    expect((await status(app, unrelated.body.id)).status).toBe("pending");
+    expect((await answer(bystander, unrelated.body.id, "approve")).body.status).toBe("approved");
+  });
+
+  it("while a user is paused an approval is refused (423) and costs nothing; a deny still lands", async () => {
+    const app = await createApp();
+    const device = await enrollDevice(app, "oli");
+    const a = await create(app, "oli");
+    const b = await create(app, "oli");
+    // Paused behind the challenges' backs, as a racing report on another device would.
+    await env.DB.prepare(
+      "INSERT INTO user_pauses (app_id, user_id, challenge_id, device_id, paused_at) VALUES (?1, 'oli', ?2, NULL, ?3)",
+    )
+      .bind(app.appId, a.body.id, Date.now())
+      .run();
+    const refused = expectProblem(await answer(device, b.body.id, "approve"), 423);
+    expect(refused.type).toMatch(/user-paused$/);
+    expect(refused.detail).toContain("did not count");
+    expect((await status(app, b.body.id)).status).toBe("pending");
+    expect((await answer(device, b.body.id, "deny")).body.status).toBe("denied");
+    expect((await answer(device, a.body.id, "deny")).body.status).toBe("denied");
+  });
   it("a pause belongs to one application, and user ids are checked like everywhere else", async () => {
     const app = await createApp();
     const other = await createApp();

@@ -152,6 +152,21 @@ describe("rate limits", () => {
     expect((await answer(spare, a.body.id, "approve")).body.status).toBe("approved");
   });
 
+  it("per device, wrong answers: answers to a closed challenge are not compared and cost nothing", async () => {
+    const app = await createApp();
+    const device = await enrollDevice(app, "dee");
+    await limit(app, { device_wrong_answers_per_hour: 4 });
+    const failed = await create(app, "dee");
+    const right = await entropyFor(device, failed.body.id);
+    for (let i = 0; i < 3; i++)
+      expectProblem(await answer(device, failed.body.id, "approve", "A".repeat(43)), 422);
+    // The challenge has failed; the right entropy, again and again, only hears that it is closed.
+    for (let i = 0; i < 5; i++) expectProblem(await answer(device, failed.body.id, "deny", right), 409);
+    // Three of four spent: the next challenge is still answered.
+    const next = await create(app, "dee");
+    expect((await answer(device, next.body.id, "approve")).body.status).toBe("approved");
+  });
+
   it("per enrollment code: claim attempts, used code or not", async () => {
     const app = await createApp();
     await limit(app, { enrollment_code_attempts: 2 });

@@ -90,6 +90,22 @@ export async function deviceAndPendingByTokenHash(
  * The user's pending challenges created before this one (ties broken by id, so two challenges created
  * in the same millisecond never supersede each other both ways).
  */
+/** The user's pending challenges other than `exceptId`, oldest first. */
+export async function pendingOfUser(
+  db: D1Database,
+  appId: string,
+  userId: string,
+  exceptId: string,
+): Promise<string[]> {
+  const { results } = await db
+    .prepare(
+      "SELECT id FROM challenges WHERE app_id = ?1 AND user_id = ?2 AND status = 'pending' AND id <> ?3 ORDER BY created_at",
+    )
+    .bind(appId, userId, exceptId)
+    .all<{ id: string }>();
+  return results.map((r) => r.id);
+}
+
 export async function olderPendingOfUser(
   db: D1Database,
   appId: string,

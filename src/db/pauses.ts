@@ -9,6 +9,8 @@ export interface PauseRow {
 
 /** The deny reason with which a device says "this wasn't me". */
 export const FRAUD_REASON = "not_me";
+/** The reason recorded on the other pending challenges of a user a fraud report paused. */
+export const USER_PAUSED_REASON = "user_paused";
 
 export function pauseQuery(db: D1Database, appId: string, userId: string): D1PreparedStatement {
   return db

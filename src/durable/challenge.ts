@@ -3,8 +3,8 @@ import { releasePending } from "../abuse/limits";
 import { fromB64url, fromHex, utf8 } from "../crypto/encoding";
 import { sha256, timingSafeEqual } from "../crypto/hash";
 import { auditIfChanged, auditInsert } from "../db/audit";
-import type { ChallengeStatus } from "../db/challenges";
-import { FRAUD_REASON, pauseStatements } from "../db/pauses";
+import { type ChallengeStatus, pendingOfUser } from "../db/challenges";
+import { FRAUD_REASON, pauseOf, pauseStatements, USER_PAUSED_REASON } from "../db/pauses";
 import type { Env } from "../env";
 import { challengeJson } from "../routes/views";
 import { kickWebhooks, queueWebhookEvent } from "../webhooks/events";
@@ -59,7 +59,15 @@ interface Stored extends Omit<ChallengeView, "matchNumber"> {
 
 // Flat shapes rather than unions: RPC's type mapping collapses discriminated unions.
 export interface RespondResult {
-  kind: "resolved" | "not_found" | "closed" | "wrong_entropy" | "wrong_number" | "device_inactive";
+  kind:
+    | "resolved"
+    | "not_found"
+    | "closed"
+    | "wrong_entropy"
+    | "wrong_number"
+    | "device_inactive"
+    /** An approval while the user is paused after a fraud report: it did not count. */
+    | "user_paused";
   view: ChallengeView | null;
   attemptsLeft: number;
 }
@@ -247,7 +255,7 @@ export class ChallengeObject extends DurableObject<Env> {
             reason: "too_many_wrong_answers",
             ip: input.ip,
           });
-          if (!landed) return { kind: "device_inactive", view: null, attemptsLeft: 0 };
+          if (landed !== "landed") return { kind: landed, view: null, attemptsLeft: 0 };
           // Still told *why* (wrong entropy or number), with no attempts left and the challenge failed.
           return {
             kind: entropyMatches ? "wrong_number" : "wrong_entropy",
@@ -269,7 +277,8 @@ export class ChallengeObject extends DurableObject<Env> {
         reason: input.reason,
         ip: input.ip,
       });
-      if (!landed) return { kind: "device_inactive", view: null, attemptsLeft: 0 };
+      if (landed === "user_paused") return { kind: landed, view: view(state), attemptsLeft: 0 };
+      if (landed !== "landed") return { kind: landed, view: null, attemptsLeft: 0 };
       return { kind: "resolved", view: view(state), attemptsLeft: MAX_WRONG_ANSWERS - state.wrongAnswers };
     });
   }
@@ -280,7 +289,7 @@ export class ChallengeObject extends DurableObject<Env> {
       const state = await this.#expireIfDueLocked();
       if (!state || state.appId !== appId) return { kind: "not_found", view: null };
       if (state.status !== "pending") return { kind: "closed", view: view(state) };
-      if (!(await this.#resolve(state, "cancelled", { deviceId: null, reason, ip }))) {
+      if ((await this.#resolve(state, "cancelled", { deviceId: null, reason, ip })) !== "landed") {
         return { kind: "not_found", view: null };
       }
       return { kind: "cancelled", view: view(state) };
@@ -328,13 +337,14 @@ export class ChallengeObject extends DurableObject<Env> {
    * Moves a pending challenge to a final state: D1 (summary row + audit row, one transaction) first, then
    * our own storage. If D1 fails the call fails and nothing changes, so the answer can be retried.
    * An outcome decided by a device only lands while that device is still active in D1, so an answer
-   * racing its device's revocation cannot count; then nothing changes and this returns false.
+   * racing its device's revocation cannot count, and an approval only while the user is not paused
+   * (a "this wasn't me" report on another of their challenges); then nothing changes and this says why.
    */
   async #resolve(
     state: Stored,
     status: Exclude<ChallengeStatus, "pending">,
     by: { deviceId: string | null; reason: string | null; ip: string | null },
-  ): Promise<boolean> {
+  ): Promise<"landed" | "device_inactive" | "user_paused"> {
     let at = Date.now();
     const db = this.env.DB;
     // "This wasn't me": the deny is a fraud report, and (if the application wants it) pauses the user.
@@ -360,9 +370,10 @@ export class ChallengeObject extends DurableObject<Env> {
         .prepare(
           `UPDATE challenges SET status = ?1, resolved_at = ?2, device_id = ?3, reason = ?4
            WHERE id = ?5 AND app_id = ?6 AND status = 'pending'
-             AND (?3 IS NULL OR EXISTS (SELECT 1 FROM devices WHERE id = ?3 AND app_id = ?6 AND status = 'active'))`,
+             AND (?3 IS NULL OR EXISTS (SELECT 1 FROM devices WHERE id = ?3 AND app_id = ?6 AND status = 'active'))
+             AND (?1 <> 'approved' OR NOT EXISTS (SELECT 1 FROM user_pauses WHERE app_id = ?6 AND user_id = ?7))`,
         )
-        .bind(status, at, by.deviceId, by.reason, state.id, state.appId),
+        .bind(status, at, by.deviceId, by.reason, state.id, state.appId, state.userId),
       auditIfChanged(db, {
         appId: state.appId,
         type: "challenge.resolved",
@@ -406,9 +417,12 @@ export class ChallengeObject extends DurableObject<Env> {
         await this.ctx.storage.deleteAll();
         await this.ctx.storage.deleteAlarm();
         this.#state = null;
-        return false;
+        return "device_inactive";
       }
-      if (row.status === "pending") return false;
+      if (row.status === "pending") {
+        if (status === "approved" && (await pauseOf(db, state.appId, state.userId))) return "user_paused";
+        return "device_inactive";
+      }
       // D1 already holds an outcome (an earlier attempt landed there but not here): adopt it.
       status = row.status;
       at = row.resolved_at;
@@ -421,6 +435,10 @@ export class ChallengeObject extends DurableObject<Env> {
     await this.ctx.storage.put(STATE_KEY, state);
     await this.ctx.storage.setAlarm(at + RETAIN_AFTER_RESOLUTION_MS);
     for (const wake of [...this.#waiters]) wake();
+    // A fraud report pauses the user: their other prompts close too, so none is approved by reflex.
+    if (fraud && state.fraudAutoPause && status === "denied") {
+      this.ctx.waitUntil(cancelOthersOfUser(this.env, state, by.ip));
+    }
     if (stored?.meta.changes === 1) this.ctx.waitUntil(kickWebhooks(this.env, state.appId));
     sealMarked(this.env, this.ctx);
     this.ctx.waitUntil(releasePending(this.env, state.appId, state.userId, state.id));
@@ -435,7 +453,22 @@ export class ChallengeObject extends DurableObject<Env> {
           closed.decidedBy === null ? null : closed.decidedBy === deviceId ? "this_device" : "another_device",
       })),
     );
-    return true;
+    return "landed";
+  }
+}
+
+/** Cancels the user's other pending challenges (reason `user_paused`); each object does its own. */
+async function cancelOthersOfUser(env: Env, state: Stored, ip: string | null): Promise<void> {
+  try {
+    for (const id of await pendingOfUser(env.DB, state.appId, state.userId, state.id)) {
+      await env.CHALLENGES.get(env.CHALLENGES.idFromName(id)).cancel(state.appId, ip, USER_PAUSED_REASON);
+    }
+  } catch (err) {
+    // New approvals are refused by the pause anyway; these prompts then just expire.
+    console.error(
+      "fraud pause: closing the user's other challenges failed:",
+      err instanceof Error ? err.message : err,
+    );
   }
 }
 

@@ -251,6 +251,10 @@ export const OPERATIONS: Record<string, Operation> = {
       200: ["The challenge", res.challenge],
       409: ["challenge-closed", res.problem],
       422: ["wrong-entropy, wrong-number", res.problem],
+      423: [
+        "user-paused: an approval while the user is paused after a fraud report (it did not count)",
+        res.problem,
+      ],
       429: ["rate-limited (Retry-After): the device's wrong answers or the address's limit", res.problem],
     },
   },

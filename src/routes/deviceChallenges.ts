@@ -56,11 +56,8 @@ export const respond: Handler = async (request, env) => {
   // Revoked between authentication and the answer: the answer did not count.
   if (result.kind === "device_inactive") throw deviceUnauthorized();
   if (result.kind === "not_found" || !result.view) throw notFound("challenge");
-  const wrong =
-    result.kind === "wrong_entropy" ||
-    result.kind === "wrong_number" ||
-    (result.kind === "closed" && result.view.status === "failed");
-  if (wrong) {
+  // Only a compared answer costs: one to a closed challenge is not compared, so it reveals nothing.
+  if (result.kind === "wrong_entropy" || result.kind === "wrong_number") {
     await limiterFor(env, device.app_id).spend(device.app_id, {
       limit: "device_wrong_answers_per_hour",
       subject: device.id,
@@ -78,6 +75,14 @@ export const respond: Handler = async (request, env) => {
         {
           challenge_status: result.view.status,
         },
+      );
+    case "user_paused":
+      throw new Problem(
+        423,
+        "user-paused",
+        "User paused",
+        `Approvals for this user are paused: one of their devices reported a challenge as "this wasn't me". The approval did not count; the application clears the pause once it has checked with the user.`,
+        { extra: { challenge_status: result.view.status } },
       );
     case "wrong_entropy":
       throw wrongAnswer(
