@@ -82,6 +82,8 @@ export async function call(
     body?: unknown;
     rawBody?: string;
     headers?: Record<string, string>;
+    /** Another origin for the service than BASE (e.g. loopback, as under `wrangler dev`). */
+    base?: string;
   } = {},
 ): Promise<ApiResult<Json>> {
   const headers: Record<string, string> = { ...opts.headers };
@@ -91,7 +93,7 @@ export async function call(
   if (opts.rawBody !== undefined) body = opts.rawBody;
   else if (opts.body !== undefined) body = JSON.stringify(opts.body);
   if (body !== undefined && !headers["content-type"]) headers["content-type"] = "application/json";
-  const res = await transport(`${BASE}${path}`, { method, headers, body });
+  const res = await transport(`${opts.base ?? BASE}${path}`, { method, headers, body });
   const text = await res.text();
   const type = res.headers.get("content-type") ?? "";
   const parsed = type.includes("json") && text ? JSON.parse(text) : text;

@@ -57,7 +57,7 @@ export interface Tenant {
   enrollmentId: string;
   code: string;
   challengeId: string;
-  /** A webhook endpoint (on a loopback port nothing listens on), when the table has webhooks. */
+  /** A webhook endpoint (its deliveries answered in this isolate), when the table has webhooks. */
   webhookId: string | null;
 }
 

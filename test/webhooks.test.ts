@@ -121,7 +121,7 @@ describe("webhook endpoints", () => {
     expect(await openSecret("another key", app.appId, hook.id, sealed)).toBeNull();
   });
 
-  it("refuse URLs that would leak events or are not URLs", async () => {
+  it("refuse URLs that would leak events, point inside a network, or are not URLs", async () => {
     const app = await createApp();
     for (const url of [
       "http://hooks.example.test/x",
@@ -136,13 +136,34 @@ describe("webhook endpoints", () => {
       "https://192.168.1.10/hook",
       "https://100.64.0.1/hook",
       "https://0.0.0.0/hook",
+      "https://198.18.0.1/hook",
+      "https://224.0.0.1/hook",
+      "https://255.255.255.255/hook",
       "https://[fd00::1]/hook",
       "https://[fe80::1]/hook",
+      "https://[fec0::1]/hook",
       "https://[::ffff:10.0.0.1]/hook",
+      "https://[::a9fe:a9fe]/hook",
+      "https://[64:ff9b::a9fe:a9fe]/hook",
+      "https://[2002:a9fe:a9fe::1]/hook",
+      "https://[2001:db8::1]/hook",
       "https://[::]/hook",
+      "https://intranet/hook",
+      "https://printer.local/hook",
+      "https://metadata.google.internal/hook",
+      // Loopback in every spelling, over https or not, from a service that is not itself on loopback.
+      "https://127.0.0.1/hook",
+      "https://2130706433/hook",
+      "http://0x7f.1:9911/hook",
+      "http://127.9.9.9/hook",
+      "https://localhost/hook",
+      "https://foo.localhost/hook",
+      "https://[::1]/hook",
+      "http://localhost:9000/hook",
     ]) {
       const res = await call("POST", "/v1/webhooks", { key: app.apiKey, body: { url } });
-      expect(expectProblem(res, 400).errors[0].field).toBe("url");
+      const problem = expectProblem(res, 400);
+      expect(problem.errors[0].field, url).toBe("url");
     }
     const bad = await call("POST", "/v1/webhooks", {
       key: app.apiKey,
@@ -154,20 +175,36 @@ describe("webhook endpoints", () => {
       body: { url: HOOK, events: ["x"] },
     });
     expectProblem(unknown, 400);
-    // Plain http is fine to the developer's own machine; public addresses and names are fine over https.
+    // Public addresses and names are fine over https.
     for (const url of [
-      "http://localhost:9000/hook",
-      "http://127.0.0.1:9000/hook",
-      "http://[::1]:9000/hook",
       "https://172.32.0.1/hook",
-      "https://[2001:db8::1]/hook",
+      "https://[2606:4700::1111]/hook",
+      "https://a.example.com/h",
     ]) {
-      expect((await call("POST", "/v1/webhooks", { key: app.apiKey, body: { url } })).status).toBe(201);
+      expect((await call("POST", "/v1/webhooks", { key: app.apiKey, body: { url } })).status, url).toBe(201);
     }
     const count = await env.DB.prepare("SELECT COUNT(*) AS n FROM webhook_endpoints WHERE app_id = ?1")
       .bind(app.appId)
       .first<{ n: number }>();
-    expect(count?.n).toBe(5);
+    expect(count?.n).toBe(3);
+  });
+
+  it("accept a loopback receiver, plain http too, only from a service that itself runs on loopback", async () => {
+    const app = await createApp();
+    const base = "http://127.0.0.1:8787";
+    for (const url of [
+      "http://localhost:9000/hook",
+      "http://127.0.0.1:9000/hook",
+      "http://[::1]:9000/hook",
+    ]) {
+      const res = await call("POST", "/v1/webhooks", { key: app.apiKey, body: { url }, base });
+      expect(res.status, url).toBe(201);
+      await call("DELETE", `/v1/webhooks/${res.body.id}`, { key: app.apiKey, base });
+    }
+    // Still only https to anything else, and still nothing private.
+    for (const url of ["http://hooks.example.test/x", "https://10.0.0.1/x"]) {
+      expectProblem(await call("POST", "/v1/webhooks", { key: app.apiKey, body: { url }, base }), 400);
+    }
   });
 
   it("are limited per application, even when created concurrently", async () => {

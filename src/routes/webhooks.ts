@@ -12,8 +12,9 @@ import {
 import type { Env } from "../env";
 import { json, listPage, readJson, readQuery } from "../http/body";
 import { badRequest, conflict, notFound, Problem } from "../http/problem";
-import { clientIp, type Handler, pathId } from "../http/request";
+import { clientIp, type Handler, pathId, publicOrigin } from "../http/request";
 import { createWebhook, rotateWebhookSecret, webhookDeliveriesQuery } from "../schemas";
+import { isLoopbackHost, webhookTarget } from "../webhooks/address";
 import { kickWebhooks } from "../webhooks/events";
 import { newWebhookSecret, sealSecret } from "../webhooks/secret";
 import { webhookDeliveryJson, webhookEndpointJson } from "./views";
@@ -43,6 +44,11 @@ const deliveryId = (raw: string | undefined): string => {
 export const create: Handler = async (request, env) => {
   const caller = await authorizeApp(request, env);
   const body = await readJson(request, createWebhook);
+  const target = webhookTarget(
+    new URL(body.url),
+    isLoopbackHost(new URL(publicOrigin(request, env)).hostname),
+  );
+  if (!target.ok) throw badRequest(`url: ${target.message}`, [{ field: "url", message: target.message }]);
   const master = sealingKeyOf(env);
   const id = newId("whk");
   const secret = newWebhookSecret();
