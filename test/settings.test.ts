@@ -77,6 +77,7 @@ describe("GET/PATCH /v1/settings", () => {
       [{ limits: { per_fortnight: 3 } }, "limits"],
       [{ colour: "red" }, "(body)"],
       [{ limits: [] }, "limits"],
+      [{ limits: {} }, "limits"],
       [[], "(body)"],
     ];
     for (const [body, field] of cases) {

@@ -48,7 +48,11 @@ export const DEFAULT_SETTINGS: Settings = {
 
 /** The PATCH body: any subset, limits included member by member. */
 export const settingsPatch = settingsSchema
-  .extend({ limits: limitsSchema.partial() })
+  .extend({
+    limits: limitsSchema
+      .partial()
+      .refine((l) => Object.keys(l).length > 0, "name at least one limit to change (or leave limits out)"),
+  })
   .partial()
   .refine((p) => Object.keys(p).length > 0, "name at least one setting to change");
 
