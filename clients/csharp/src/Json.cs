@@ -244,7 +244,15 @@ namespace Encrypxon
                 var text = _s.Substring(start, _i - start);
                 long l;
                 if (whole && long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out l)) return l;
-                return double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
+                // .NET Framework and Mono throw OverflowException past double's range (1e400), .NET Core 3+
+                // answers infinity: both are a malformed answer here, reported like any other.
+                double d;
+                if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out d) || double.IsInfinity(d))
+                {
+                    _i = start;
+                    throw Error("number out of range");
+                }
+                return d;
             }
         }
     }

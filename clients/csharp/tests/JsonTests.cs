@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Threading.Tasks;
 
 namespace Encrypxon.Tests
 {
@@ -48,6 +49,26 @@ namespace Encrypxon.Tests
             var back = (Dictionary<string, object>)Json.Parse(text);
             Assert.Equal("al\"ice\u0001\u2028", (string)back["user_id"]);
             Assert.Equal("Sign in é", (string)((Dictionary<string, object>)back["nested"])["title"]);
+        }
+
+        [Test]
+        public async Task NumbersPastDoubleAreAParseError()
+        {
+            foreach (var text in new[] { "1e400", "-1e400", "[1e309]", "{\"n\":123456789e999}" })
+                Assert.Throws<FormatException>(() => Json.Parse(text), text);
+            Assert.Equal(1e308, (double)Json.Parse("1e308"));
+            Assert.Equal(0.0, (double)Json.Parse("1e-400"), "underflow is zero, as in JavaScript");
+            var s = new StubbedClient((r, i) => StubHandler.Json(200, "{\"id\":\"chl_1\",\"x\":1e400}"));
+            var e = await Assert.ThrowsAsync<EncrypxonClientException>(() => s.Client.GetChallengeAsync("chl_1"));
+            Assert.True(e.GetType() == typeof(EncrypxonClientException) && e.InnerException is FormatException, "the documented exception, not an OverflowException");
+            Assert.Matches("out of range", e.Message);
+            var p = new StubbedClient((r, i) => StubHandler.Json(400, "{\"type\":\"t/x\",\"title\":\"X\",\"n\":1e400}"));
+            var problem = await Assert.ThrowsAsync<EncrypxonException>(() => p.Client.GetChallengeAsync("chl_1"));
+            Assert.Equal("about:blank", problem.Type, "an unreadable problem body gets the stand-in");
+            var data = System.Text.Encoding.UTF8.GetBytes("{\"id\":\"wev_1\",\"type\":\"t\",\"created_at\":\"2026-12-03T00:00:00Z\",\"data\":{\"n\":1e999}}");
+            var at = DateTimeOffset.FromUnixTimeSeconds(1796342400);
+            Assert.Equal(WebhookVerificationFailure.InvalidPayload, Assert.Throws<WebhookVerificationException>(
+                () => WebhookSignature.Verify(data, WebhookSignature.Sign(data, "whsec_x", at), "whsec_x", null, at)).Failure);
         }
     }
 }
