@@ -203,3 +203,37 @@ describe("DELETE /v1/challenges/{id}", () => {
     expect(listed.body.data).toHaveLength(0);
   });
 });
+
+describe("revoking a device", () => {
+  it("cancels the challenges only it could answer, at once, and leaves the others", async () => {
+    const app = await createApp();
+    const phone = await enrollDevice(app, "rex");
+    const create = async () =>
+      (await call("POST", "/v1/challenges", { key: app.apiKey, body: { user_id: "rex" } })).body.id as string;
+    const onlyPhone = await create();
+    const tablet = await enrollDevice(app, "rex");
+    const both = await create();
+    const status = async (id: string) =>
+      (await call("GET", `/v1/challenges/${id}`, { key: app.apiKey })).body as Record<string, unknown>;
+
+    expect((await call("DELETE", `/v1/devices/${phone.deviceId}`, { key: app.apiKey })).status).toBe(200);
+    // Already cancelled when the DELETE returns: nobody could have answered it any more.
+    expect(await status(onlyPhone)).toMatchObject({ status: "cancelled", reason: "device_revoked" });
+    // Sent to the tablet too: still pending, and the tablet answers it.
+    expect((await status(both)).status).toBe("pending");
+    expect((await answer(tablet, both, "approve")).body.status).toBe("approved");
+    const { results } = await env.DB.prepare(
+      "SELECT challenge_id, detail FROM audit_events WHERE app_id = ?1 AND type = 'challenge.resolved' AND outcome = 'cancelled'",
+    )
+      .bind(app.appId)
+      .all<{ challenge_id: string; detail: string }>();
+    expect(results.map((r) => [r.challenge_id, JSON.parse(r.detail).reason])).toEqual([
+      [onlyPhone, "device_revoked"],
+    ]);
+
+    // The device removing itself does the same for what only it held.
+    const third = await create();
+    expect((await call("DELETE", "/v1/device", { token: tablet.token })).status).toBe(204);
+    expect(await status(third)).toMatchObject({ status: "cancelled", reason: "device_revoked" });
+  });
+});

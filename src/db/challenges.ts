@@ -90,6 +90,25 @@ export async function deviceAndPendingByTokenHash(
  * The user's pending challenges created before this one (ties broken by id, so two challenges created
  * in the same millisecond never supersede each other both ways).
  */
+/**
+ * Pending challenges sent to this device and to no device that is still active: nobody can answer
+ * them once it is revoked.
+ */
+export async function pendingOnlyFor(db: D1Database, appId: string, deviceId: string): Promise<string[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT c.id FROM challenge_deliveries d JOIN challenges c ON c.id = d.challenge_id
+       WHERE d.device_id = ?2 AND c.app_id = ?1 AND c.status = 'pending'
+         AND NOT EXISTS (
+           SELECT 1 FROM challenge_deliveries o JOIN devices v ON v.id = o.device_id
+           WHERE o.challenge_id = c.id AND v.app_id = ?1 AND v.status = 'active')
+       ORDER BY c.created_at`,
+    )
+    .bind(appId, deviceId)
+    .all<{ id: string }>();
+  return results.map((r) => r.id);
+}
+
 /** The user's pending challenges other than `exceptId`, oldest first. */
 export async function pendingOfUser(
   db: D1Database,

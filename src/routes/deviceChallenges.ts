@@ -2,7 +2,7 @@ import { admitDevice, limiterFor } from "../abuse/limits";
 import { authenticateDevice, deviceTokenHash } from "../auth/deviceToken";
 import { auditIfChanged } from "../db/audit";
 import { deviceAndPendingByTokenHash } from "../db/challenges";
-import { disconnectDevice } from "../durable/notify";
+import { afterDeviceRevoked } from "../durable/revocation";
 import { iso, json, readJson } from "../http/body";
 import { conflict, deviceUnauthorized, notFound, Problem } from "../http/problem";
 import { clientIp, concurrently, type Handler, pathId } from "../http/request";
@@ -120,7 +120,7 @@ function wrongAnswer(
 }
 
 /** The device removes itself (the app uninstalled, the user reset the phone). */
-export const removeSelf: Handler = async (request, env, ctx) => {
+export const removeSelf: Handler = async (request, env) => {
   const device = await authenticateDevice(request, env);
   await admitDevice(env, device.app_id, clientIp(request));
   const now = Date.now();
@@ -144,6 +144,6 @@ export const removeSelf: Handler = async (request, env, ctx) => {
   ]);
   // Revoked meanwhile (by the application or a parallel call): the token no longer names an active device.
   if (update?.meta.changes !== 1) throw deviceUnauthorized();
-  ctx.waitUntil(disconnectDevice(env, device.id));
+  await afterDeviceRevoked(env, device.app_id, device.id, clientIp(request));
   return new Response(null, { status: 204 });
 };

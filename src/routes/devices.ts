@@ -1,7 +1,7 @@
 import { authorizeApp } from "../abuse/limits";
 import { auditIfChanged } from "../db/audit";
 import { deviceForApp, devicesOfUser } from "../db/devices";
-import { disconnectDevice } from "../durable/notify";
+import { afterDeviceRevoked } from "../durable/revocation";
 import { json } from "../http/body";
 import { badRequest, conflict, notFound } from "../http/problem";
 import { clientIp, type Handler, pathId, pathText } from "../http/request";
@@ -19,7 +19,7 @@ export const listForUser: Handler = async (request, env) => {
   return json({ object: "list", data: devices.map(deviceJson) });
 };
 
-export const revoke: Handler = async (request, env, ctx) => {
+export const revoke: Handler = async (request, env) => {
   const caller = await authorizeApp(request, env);
   const id = pathId(request, "id", "dev", "device");
   const device = await deviceForApp(env.DB, caller.appId, id);
@@ -49,7 +49,7 @@ export const revoke: Handler = async (request, env, ctx) => {
   if (update?.meta.changes !== 1) {
     throw conflict("device-revoked", "Device already revoked", "This device was revoked meanwhile.");
   }
-  ctx.waitUntil(disconnectDevice(env, id));
+  await afterDeviceRevoked(env, caller.appId, id, clientIp(request));
   const after = await deviceForApp(db, caller.appId, id);
   return json(deviceJson(after ?? device));
 };
