@@ -31,6 +31,9 @@ namespace Encrypxon
         private static readonly HashSet<int> RetryableStatus = new HashSet<int> { 408, 425, 429, 500, 502, 503, 504 };
         private static readonly Random Jitter = new Random();
 
+        /// <summary>The longest delay a timer takes (<see cref="CancellationTokenSource.CancelAfter(TimeSpan)"/>, <see cref="Task.Delay(TimeSpan)"/>).</summary>
+        internal static readonly TimeSpan LongestDelay = TimeSpan.FromMilliseconds(int.MaxValue);
+
         private readonly string _apiKey;
         private readonly string _base;
         private readonly HttpClient _http;
@@ -40,7 +43,17 @@ namespace Encrypxon
         private readonly TimeSpan _maxRetryDelay;
         private readonly TimeSpan _timeout;
 
-        /// <summary>Makes a client; throws <see cref="ArgumentException"/> without an API key or an absolute http(s) base URL.</summary>
+        /// <summary>Makes a client for one application; it checks the configuration and sends nothing yet.</summary>
+        /// <param name="configuration">The API key, base URL, retry policy, timeout and optionally an <see cref="HttpClient"/>.</param>
+        /// <exception cref="ArgumentNullException"><paramref name="configuration"/> is null.</exception>
+        /// <exception cref="ArgumentOutOfRangeException">
+        /// <see cref="EncrypxonClientConfiguration.Timeout"/> is zero or negative (other than
+        /// <see cref="System.Threading.Timeout.InfiniteTimeSpan"/>), or <see cref="EncrypxonClientConfiguration.RetryDelay"/>
+        /// or <see cref="EncrypxonClientConfiguration.MaxRetryDelay"/> is negative.
+        /// </exception>
+        /// <exception cref="ArgumentException">
+        /// No API key; a base URL that is not an absolute http(s) URL; or negative <see cref="EncrypxonClientConfiguration.MaxRetries"/>.
+        /// </exception>
         public Encrypxon2FaClient(EncrypxonClientConfiguration configuration)
         {
             if (configuration == null) throw new ArgumentNullException(nameof(configuration));
@@ -49,13 +62,21 @@ namespace Encrypxon
             if (baseUrl == null || !baseUrl.IsAbsoluteUri || (baseUrl.Scheme != "http" && baseUrl.Scheme != "https"))
                 throw new ArgumentException("BaseUrl must be an absolute http or https URL", nameof(configuration));
             if (configuration.MaxRetries < 0) throw new ArgumentException("MaxRetries must not be negative", nameof(configuration));
+            var timeout = configuration.Timeout;
+            if (timeout != System.Threading.Timeout.InfiniteTimeSpan && timeout <= TimeSpan.Zero)
+                throw new ArgumentOutOfRangeException(nameof(configuration), timeout,
+                    "Timeout must be positive, or Timeout.InfiniteTimeSpan for no per-attempt deadline");
+            if (configuration.RetryDelay < TimeSpan.Zero)
+                throw new ArgumentOutOfRangeException(nameof(configuration), configuration.RetryDelay, "RetryDelay must not be negative");
+            if (configuration.MaxRetryDelay < TimeSpan.Zero)
+                throw new ArgumentOutOfRangeException(nameof(configuration), configuration.MaxRetryDelay, "MaxRetryDelay must not be negative");
             _apiKey = configuration.ApiKey;
             _base = baseUrl.GetLeftPart(UriPartial.Authority) + baseUrl.AbsolutePath.TrimEnd('/');
             BaseUrl = new Uri(_base);
             _maxRetries = configuration.MaxRetries;
-            _retryDelay = configuration.RetryDelay;
-            _maxRetryDelay = configuration.MaxRetryDelay;
-            _timeout = configuration.Timeout;
+            _retryDelay = Clamp(configuration.RetryDelay);
+            _maxRetryDelay = Clamp(configuration.MaxRetryDelay);
+            _timeout = timeout == System.Threading.Timeout.InfiniteTimeSpan ? timeout : Clamp(timeout);
             if (configuration.HttpClient != null)
             {
                 _http = configuration.HttpClient;
@@ -68,13 +89,28 @@ namespace Encrypxon
             }
         }
 
-        /// <summary>The service's base URL, without a trailing slash.</summary>
+        /// <summary>
+        /// The service's base URL: scheme, host, port and path of <see cref="EncrypxonClientConfiguration.BaseUrl"/>
+        /// with any query, fragment and trailing slash of the path dropped (<c>https://example.com/2fa/</c> reads
+        /// <c>https://example.com/2fa</c>). A URL without a path keeps the root slash every <see cref="Uri"/> has:
+        /// <c>http://127.0.0.1:8787/</c>. Request paths are appended to it.
+        /// </summary>
         public Uri BaseUrl { get; }
+
+        private static TimeSpan Clamp(TimeSpan t) => t > LongestDelay ? LongestDelay : t;
+
+        /// <summary>One attempt's deadline: Timeout plus the long-poll wait, within what a timer takes; infinite for no Timeout.</summary>
+        internal TimeSpan AttemptTimeout(int waitSeconds)
+        {
+            if (_timeout == System.Threading.Timeout.InfiniteTimeSpan) return _timeout;
+            var ms = _timeout.TotalMilliseconds + waitSeconds * 1000.0;
+            return ms >= int.MaxValue ? LongestDelay : TimeSpan.FromMilliseconds(ms);
+        }
 
         /// <summary>How the client waits between attempts; replaced by tests to observe the delays.</summary>
         internal Func<TimeSpan, CancellationToken, Task> Sleep { get; set; } = (delay, ct) => Task.Delay(delay, ct);
 
-        /// <summary>Disposes the <see cref="HttpClient"/> if the client made it.</summary>
+        /// <summary>Disposes the <see cref="HttpClient"/> if the client made it (one passed in is left to its owner).</summary>
         public void Dispose()
         {
             if (_ownsHttp) _http.Dispose();
@@ -420,7 +456,8 @@ namespace Encrypxon
             var json = body == null ? null : Json.Serialize(body);
             // PATCH /v1/settings sets values (no increments), so a repeat is harmless; a POST may not be.
             var idempotent = method != "POST";
-            var attemptTimeout = _timeout + TimeSpan.FromSeconds(waitSeconds);
+            var attemptTimeout = AttemptTimeout(waitSeconds);
+            var timed = attemptTimeout != System.Threading.Timeout.InfiniteTimeSpan;
 
             for (var attempt = 0; ; attempt++)
             {
@@ -435,7 +472,7 @@ namespace Encrypxon
                     request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
                     request.Headers.TryAddWithoutValidation("User-Agent", "encrypxon-csharp/" + Version);
                     if (json != null) request.Content = new StringContent(json, Encoding.UTF8, "application/json");
-                    deadline.CancelAfter(attemptTimeout);
+                    if (timed) deadline.CancelAfter(attemptTimeout);
                     HttpResponseMessage response = null;
                     string text = null;
                     try
@@ -451,7 +488,10 @@ namespace Encrypxon
                     catch (OperationCanceledException e)
                     {
                         response?.Dispose();
-                        failure = new TimeoutException("no answer within " + attemptTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture) + " s", e);
+                        // Without a deadline of ours, what gave up is the HttpClient passed in (its own Timeout).
+                        failure = new TimeoutException(timed
+                            ? "no answer within " + attemptTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture) + " s"
+                            : "the HttpClient gave up waiting for an answer (its Timeout?)", e);
                     }
                     catch (HttpRequestException e)
                     {

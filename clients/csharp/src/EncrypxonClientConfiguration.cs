@@ -15,13 +15,24 @@ namespace Encrypxon
         /// <summary>Extra attempts for GET, DELETE and the settings PATCH after a 408, 425, 429, 5xx or a network error. Default 2; POSTs are never retried.</summary>
         public int MaxRetries { get; set; } = 2;
 
-        /// <summary>The first backoff delay, doubled each attempt with full jitter. Default 250 ms.</summary>
+        /// <summary>
+        /// The first backoff delay, doubled each attempt with full jitter. Default 250 ms; zero or more (a negative
+        /// one is refused by the client's constructor); more than <see cref="int.MaxValue"/> ms counts as that.
+        /// </summary>
         public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(250);
 
-        /// <summary>The longest backoff delay; also caps a server's <c>Retry-After</c>. Default 5 s.</summary>
+        /// <summary>
+        /// The longest backoff delay; also caps a server's <c>Retry-After</c>. Default 5 s; zero or more (a negative
+        /// one is refused by the client's constructor); more than <see cref="int.MaxValue"/> ms counts as that.
+        /// </summary>
         public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(5);
 
-        /// <summary>Per attempt, on top of any long-poll wait. Default 30 s.</summary>
+        /// <summary>
+        /// Per attempt, on top of any long-poll wait. Default 30 s. <see cref="System.Threading.Timeout.InfiniteTimeSpan"/>:
+        /// no deadline (only the <c>CancellationToken</c> ends a call); more than <see cref="int.MaxValue"/> ms
+        /// (about 24.8 days, e.g. <see cref="TimeSpan.MaxValue"/>) counts as that; zero or negative is refused by the
+        /// client's constructor.
+        /// </summary>
         public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(30);
 
         /// <summary>
