@@ -52,7 +52,8 @@ namespace Encrypxon
         /// or <see cref="EncrypxonClientConfiguration.MaxRetryDelay"/> is negative.
         /// </exception>
         /// <exception cref="ArgumentException">
-        /// No API key; a base URL that is not an absolute http(s) URL; or negative <see cref="EncrypxonClientConfiguration.MaxRetries"/>.
+        /// No API key; a base URL that is not an absolute http(s) URL; negative <see cref="EncrypxonClientConfiguration.MaxRetries"/>;
+        /// or an <c>ek_live_…</c> key with <see cref="EncrypxonClientConfiguration.BaseUrl"/> left at its development default.
         /// </exception>
         public Encrypxon2FaClient(EncrypxonClientConfiguration configuration)
         {
@@ -61,6 +62,11 @@ namespace Encrypxon
             var baseUrl = configuration.BaseUrl;
             if (baseUrl == null || !baseUrl.IsAbsoluteUri || (baseUrl.Scheme != "http" && baseUrl.Scheme != "https"))
                 throw new ArgumentException("BaseUrl must be an absolute http or https URL", nameof(configuration));
+            // A live key sent in plain text to whatever listens on the development port is a misconfiguration.
+            if (!configuration.BaseUrlSet && configuration.ApiKey.StartsWith("ek_live_", StringComparison.Ordinal))
+                throw new ArgumentException("an ek_live_ API key needs EncrypxonClientConfiguration.BaseUrl set to your Encrypxon service "
+                    + "(e.g. https://2fa.example.com); the default, " + EncrypxonClientConfiguration.DefaultBaseUrl.GetLeftPart(UriPartial.Authority)
+                    + ", is the local development server", nameof(configuration));
             if (configuration.MaxRetries < 0) throw new ArgumentException("MaxRetries must not be negative", nameof(configuration));
             var timeout = configuration.Timeout;
             if (timeout != System.Threading.Timeout.InfiniteTimeSpan && timeout <= TimeSpan.Zero)

@@ -6,11 +6,34 @@ namespace Encrypxon
     /// <summary>How an <see cref="Encrypxon2FaClient"/> reaches the API.</summary>
     public sealed class EncrypxonClientConfiguration
     {
-        /// <summary>The application's API key (<c>ek_live_…</c> / <c>ek_test_…</c>), sent as <c>X-API-Key</c>. Required; keep it on your server.</summary>
+        /// <summary>The local development server, <c>npm run dev</c>: what <see cref="BaseUrl"/> is until set.</summary>
+        internal static readonly Uri DefaultBaseUrl = new Uri("http://127.0.0.1:8787");
+
+        private Uri _baseUrl = DefaultBaseUrl;
+
+        /// <summary>
+        /// The application's API key (<c>ek_live_…</c> / <c>ek_test_…</c>), sent as <c>X-API-Key</c>. Required; keep it
+        /// on your server. An <c>ek_live_…</c> key needs <see cref="BaseUrl"/> set: the client refuses to send it to the
+        /// default development URL.
+        /// </summary>
         public string ApiKey { get; set; }
 
-        /// <summary>The service, e.g. <c>https://2fa.example.com</c>; default <c>http://127.0.0.1:8787</c> (<c>npm run dev</c>).</summary>
-        public Uri BaseUrl { get; set; } = new Uri("http://127.0.0.1:8787");
+        /// <summary>
+        /// The service, e.g. <c>https://2fa.example.com</c>; default <c>http://127.0.0.1:8787</c> (<c>npm run dev</c>),
+        /// which the client accepts only with a key that is not <c>ek_live_…</c>.
+        /// </summary>
+        public Uri BaseUrl
+        {
+            get { return _baseUrl; }
+            set
+            {
+                _baseUrl = value;
+                BaseUrlSet = true;
+            }
+        }
+
+        /// <summary>Whether <see cref="BaseUrl"/> was assigned (even to the default's value), not left at the default.</summary>
+        internal bool BaseUrlSet { get; private set; }
 
         /// <summary>Extra attempts for GET, DELETE and the settings PATCH after a 408, 425, 429, 5xx or a network error. Default 2; POSTs are never retried.</summary>
         public int MaxRetries { get; set; } = 2;

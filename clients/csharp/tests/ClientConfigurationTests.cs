@@ -1,4 +1,4 @@
-// What the constructor accepts (timeouts and delays) and the base URL it keeps.
+// What the constructor accepts (timeouts, delays, a live key without a base URL) and the base URL it keeps.
 using System;
 using System.Collections.Generic;
 using System.Linq;
@@ -97,6 +97,24 @@ namespace Encrypxon.Tests
         }
 
         [Test]
+        public void ALiveKeyNeedsABaseUrl()
+        {
+            var e = Assert.Throws<ArgumentException>(() => new Encrypxon2FaClient(new EncrypxonClientConfiguration { ApiKey = "ek_live_abc" }), "live key, default URL");
+            Assert.Matches("BaseUrl", e.Message);
+            Assert.Matches("ek_live_", e.Message);
+            using (var c = new Encrypxon2FaClient(new EncrypxonClientConfiguration { ApiKey = "ek_live_abc", BaseUrl = new Uri("https://2fa.example.com") }))
+                Assert.Equal("https://2fa.example.com/", c.BaseUrl.ToString());
+            // Set on purpose, even to the development URL: the caller chose it.
+            using (var c = new Encrypxon2FaClient(new EncrypxonClientConfiguration { ApiKey = "ek_live_abc", BaseUrl = new Uri("http://127.0.0.1:8787") }))
+                Assert.Equal("http://127.0.0.1:8787/", c.BaseUrl.ToString());
+            // Test keys and anything else keep the default, as the original example does.
+            using (var c = new Encrypxon2FaClient(new EncrypxonClientConfiguration { ApiKey = "ek_test_abc" }))
+                Assert.Equal("http://127.0.0.1:8787/", c.BaseUrl.ToString());
+            using (var c = new Encrypxon2FaClient(new EncrypxonClientConfiguration { ApiKey = "YourApiKey" }))
+                Assert.Equal("http://127.0.0.1:8787/", c.BaseUrl.ToString());
+        }
+
+        [Test]
         public void BaseUrlIsAsDocumented()
         {
             Func<string, string> baseOf = url =>
@@ -109,6 +127,5 @@ namespace Encrypxon.Tests
             Assert.Equal("http://127.0.0.1:8787/", baseOf("http://127.0.0.1:8787"), "no path: the root slash of every Uri");
             Assert.Equal("https://example.com/", baseOf("https://example.com/"));
         }
-
     }
 }
