@@ -34,6 +34,9 @@ namespace Encrypxon
         /// <summary>The longest delay a timer takes (<see cref="CancellationTokenSource.CancelAfter(TimeSpan)"/>, <see cref="Task.Delay(TimeSpan)"/>).</summary>
         internal static readonly TimeSpan LongestDelay = TimeSpan.FromMilliseconds(int.MaxValue);
 
+        /// <summary>Connections per server of the client's own handler: no limit, as on .NET Core (.NET Framework's default is 2).</summary>
+        internal const int ConnectionsPerServer = int.MaxValue;
+
         private readonly string _apiKey;
         private readonly string _base;
         private readonly HttpClient _http;
@@ -89,8 +92,9 @@ namespace Encrypxon
             }
             else
             {
+                OwnHandler = ConfigureHandler(new HttpClientHandler());
                 // Each attempt has its own deadline (Timeout plus any long-poll wait), so none here.
-                _http = new HttpClient { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
+                _http = new HttpClient(OwnHandler) { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
                 _ownsHttp = true;
             }
         }
@@ -102,6 +106,30 @@ namespace Encrypxon
         /// <c>http://127.0.0.1:8787/</c>. Request paths are appended to it.
         /// </summary>
         public Uri BaseUrl { get; }
+
+        /// <summary>The handler of the client's own <see cref="HttpClient"/>; null when one was passed in.</summary>
+        internal HttpClientHandler OwnHandler { get; }
+
+        /// <summary>
+        /// Raises the handler's connections per server (2 by default on .NET Framework, where a third concurrent
+        /// call would queue behind two 25 s long-polls) where the platform lets it be set.
+        /// </summary>
+        internal static HttpClientHandler ConfigureHandler(HttpClientHandler handler)
+        {
+            try
+            {
+                if (handler.MaxConnectionsPerServer < ConnectionsPerServer) handler.MaxConnectionsPerServer = ConnectionsPerServer;
+            }
+            catch (PlatformNotSupportedException)
+            {
+                // The platform keeps its own limit (ServicePointManager, say).
+            }
+            catch (NotImplementedException)
+            {
+                // A runtime without the setting.
+            }
+            return handler;
+        }
 
         private static TimeSpan Clamp(TimeSpan t) => t > LongestDelay ? LongestDelay : t;
 

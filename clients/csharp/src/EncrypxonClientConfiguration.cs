@@ -60,7 +60,8 @@ namespace Encrypxon
 
         /// <summary>
         /// An <see cref="System.Net.Http.HttpClient"/> to send through (e.g. from <c>IHttpClientFactory</c>); it is not
-        /// disposed with the client, and its own <c>Timeout</c> must allow 25 s long-polls. Null: the client owns one.
+        /// disposed with the client, its own <c>Timeout</c> must allow 25 s long-polls, and on .NET Framework its
+        /// handler should allow more than 2 connections per server (see the README). Null: the client owns one.
         /// </summary>
         public HttpClient HttpClient { get; set; }
     }

@@ -1,4 +1,5 @@
-// What the constructor accepts (timeouts, delays, a live key without a base URL) and the base URL it keeps.
+// What the constructor accepts (timeouts, delays, a live key without a base URL), the base URL it keeps,
+// and what the client's own HttpClient allows.
 using System;
 using System.Collections.Generic;
 using System.Linq;
@@ -126,6 +127,22 @@ namespace Encrypxon.Tests
             Assert.Equal("https://example.com/2fa", baseOf("https://example.com/2fa//?x=1#f"), "query and fragment dropped");
             Assert.Equal("http://127.0.0.1:8787/", baseOf("http://127.0.0.1:8787"), "no path: the root slash of every Uri");
             Assert.Equal("https://example.com/", baseOf("https://example.com/"));
+        }
+
+        [Test]
+        public void TheClientsOwnHttpClientAllowsManyConnections()
+        {
+            using (var own = new Encrypxon2FaClient(new EncrypxonClientConfiguration { ApiKey = "k" }))
+            {
+                Assert.True(own.OwnHandler != null, "the client made its handler");
+                Assert.Equal(Encrypxon2FaClient.ConnectionsPerServer, own.OwnHandler.MaxConnectionsPerServer, "connections per server");
+            }
+            // .NET Framework's default of 2 is raised (Mono's and .NET Core's is already unlimited).
+            var framework = new HttpClientHandler { MaxConnectionsPerServer = 2 };
+            Assert.Equal(int.MaxValue, Encrypxon2FaClient.ConfigureHandler(framework).MaxConnectionsPerServer);
+            using (var passed = Make(c => { }))
+                Assert.True(passed.OwnHandler == null, "a passed HttpClient is left as it is");
+            Assert.True(Encrypxon2FaClient.ConnectionsPerServer > 2, "more than .NET Framework's 2");
         }
     }
 }
