@@ -563,7 +563,7 @@ namespace Encrypxon
                     }
                     else if (!canRetry)
                     {
-                        throw new EncrypxonConnectionException(label, failure);
+                        throw new EncrypxonConnectionException(label, BaseUrl, failure);
                     }
                 }
                 await Sleep(Backoff(attempt, retryAfter), cancellationToken).ConfigureAwait(false);

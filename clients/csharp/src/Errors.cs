@@ -147,17 +147,39 @@ namespace Encrypxon
         }
     }
 
-    /// <summary>The API could not be reached after any retries, or the call timed out; <see cref="Exception.InnerException"/> says why.</summary>
+    /// <summary>
+    /// The API could not be reached after any retries, or the call timed out; <see cref="Exception.InnerException"/>
+    /// says why, <see cref="BaseUrl"/> where it was sent (a wrong host or port shows there).
+    /// </summary>
     public sealed class EncrypxonConnectionException : EncrypxonClientException
     {
-        /// <summary>A connection failure of <paramref name="request"/>.</summary>
+        /// <summary>A connection failure of <paramref name="request"/>, without a base URL.</summary>
+        /// <param name="request">The call that failed, e.g. <c>GET /v1/challenges/chl_…</c>.</param>
+        /// <param name="innerException">Why: an <see cref="System.Net.Http.HttpRequestException"/>, a <see cref="TimeoutException"/>, …</param>
         public EncrypxonConnectionException(string request, Exception innerException)
-            : base(request + ": " + (innerException != null ? innerException.Message : "connection failed"), innerException)
+            : this(request, null, innerException)
+        {
+        }
+
+        /// <summary>A connection failure of <paramref name="request"/> to <paramref name="baseUrl"/>: the message names both.</summary>
+        /// <param name="request">The call that failed, e.g. <c>GET /v1/challenges/chl_…</c>.</param>
+        /// <param name="baseUrl">The base URL it was sent to, or null.</param>
+        /// <param name="innerException">Why: an <see cref="System.Net.Http.HttpRequestException"/>, a <see cref="TimeoutException"/>, …</param>
+        public EncrypxonConnectionException(string request, Uri baseUrl, Exception innerException)
+            : base(request + Where(baseUrl) + ": " + (innerException != null ? innerException.Message : "connection failed"), innerException)
         {
             Request = request;
+            BaseUrl = baseUrl;
         }
 
         /// <summary>The call that failed, e.g. <c>GET /v1/challenges/chl_…</c>.</summary>
         public string Request { get; }
+
+        /// <summary>The base URL the call was sent to (<see cref="Encrypxon2FaClient.BaseUrl"/>), or null if not known.</summary>
+        public Uri BaseUrl { get; }
+
+        // " (http://127.0.0.1:8787)": as the JavaScript SDK writes it, without the root slash.
+        private static string Where(Uri baseUrl) =>
+            baseUrl == null ? "" : " (" + (baseUrl.IsAbsoluteUri ? baseUrl.GetLeftPart(UriPartial.Path).TrimEnd('/') : baseUrl.ToString()) + ")";
     }
 }

@@ -185,7 +185,21 @@ namespace Encrypxon.Tests
             var f = new StubbedClient((r, i) => { throw new HttpRequestException("down"); });
             var e = await Assert.ThrowsAsync<EncrypxonConnectionException>(() => f.Client.ListDevicesAsync("alice"));
             Assert.Equal(3, f.Handler.Requests.Count);
-            Assert.Matches("^GET /v1/users/alice/devices: down", e.Message);
+            Assert.Matches("^GET /v1/users/alice/devices \\(http://api.test/base\\): down", e.Message);
+        }
+
+        [Test]
+        public async Task ConnectionErrorsNameTheBaseUrl()
+        {
+            var s = new StubbedClient((r, i) => { throw new HttpRequestException("down"); });
+            var e = await Assert.ThrowsAsync<EncrypxonConnectionException>(() => s.Client.ListDevicesAsync("alice"));
+            Assert.Equal("GET /v1/users/alice/devices (http://api.test/base): down", e.Message);
+            Assert.Equal(s.Client.BaseUrl, e.BaseUrl);
+            Assert.Equal("GET /v1/users/alice/devices", e.Request);
+            var root = new EncrypxonConnectionException("GET /x", new Uri("http://127.0.0.1:1/"), new TimeoutException("slow"));
+            Assert.Equal("GET /x (http://127.0.0.1:1): slow", root.Message);
+            Assert.Equal("GET /x: slow", new EncrypxonConnectionException("GET /x", new TimeoutException("slow")).Message);
+            Assert.Equal(null, new EncrypxonConnectionException("GET /x", null).BaseUrl);
         }
 
         [Test]
