@@ -431,7 +431,7 @@ namespace Encrypxon
             {
                 var e = pages.GetAsyncEnumerator(ct);
                 return new AsyncStreamEnumerator<AuditEvent>(async token =>
-                    await e.MoveNextAsync().ConfigureAwait(false) ? e.Current.Data : null, ct);
+                    await e.MoveNextAsync().ConfigureAwait(false) ? e.Current.Data : null, ct, e);
             }, cancellationToken);
         }
 
