@@ -14,7 +14,7 @@ if ! command -v mcs >/dev/null 2>&1; then
   exit 127
 fi
 mkdir -p "$out"
-mcs_() { mcs -nologo -langversion:7.2 -r:System.Net.Http.dll "$@"; }
+mcs_() { mcs -nologo -langversion:7.2 -r:System.Net.Http.dll -r:System.Numerics.dll "$@"; }
 
 mcs_ -target:library -warn:4 -warnaserror+ -out:"$out/Encrypxon.Client.dll" -doc:"$out/Encrypxon.Client.xml" \
   "$here"/src/*.cs

@@ -1,12 +1,14 @@
 // The C# binding (clients/csharp) built with Mono's mcs and its tests run on Mono against the real
 // Worker under `wrangler dev`, the reference device CLI (packages/device) playing the phone: enroll from
 // the enrollment URI, approve, deny, plus the error model, cancel, audit paging and retries. The build
-// also compiles every C# example of the docs against the library. Skipped where Mono is not installed,
-// except in CI, where it must run.
+// also compiles every C# example of the docs against the library. The canonical-JSON vectors the C# tests
+// use are checked here against the TypeScript implementation. Skipped where Mono is not installed, except
+// in CI, where it must run.
 import { spawnSync } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { vectorsText } from "../../clients/csharp/tools/canonical-vectors";
 import { type E2eServer, REPO_ROOT, run, startServer } from "./harness";
 
 const has = (cmd: string) => spawnSync(cmd, ["--version"], { stdio: "ignore" }).status === 0;
@@ -29,6 +31,17 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.cleanup();
+});
+
+test("the C# canonical-JSON vectors are what the TypeScript canonicalJson writes today", async () => {
+  // Regenerate: npx tsx clients/csharp/tools/canonical-vectors.ts > clients/csharp/tests/canonical-vectors.json
+  const committed = await readFile(
+    path.join(REPO_ROOT, "clients/csharp/tests/canonical-vectors.json"),
+    "utf8",
+  );
+  expect(committed === vectorsText(), "clients/csharp/tests/canonical-vectors.json is out of date").toBe(
+    true,
+  );
 });
 
 describe.skipIf(!available && !process.env.CI)("C# binding on Mono", () => {

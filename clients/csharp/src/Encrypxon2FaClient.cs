@@ -435,6 +435,57 @@ namespace Encrypxon
             }, cancellationToken);
         }
 
+        /// <summary>
+        /// The whole chain verified by the service, stretch by stretch (<see cref="VerifyAuditAsync"/> following
+        /// <see cref="AuditVerification.NextCursor"/>): the first broken stretch, or else the last one, with
+        /// <see cref="AuditVerification.Checked"/> summed over all of them. Keep <see cref="AuditVerification.Head"/>'s
+        /// hash to pass to <see cref="VerifyAuditOfflineAsync"/> later.
+        /// </summary>
+        public async Task<AuditVerification> VerifyAuditChainAsync(int? limit = null, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            string cursor = null;
+            var total = 0;
+            for (;;)
+            {
+                var v = await VerifyAuditAsync(new AuditVerifyQuery { Cursor = cursor, Limit = limit }, cancellationToken).ConfigureAwait(false);
+                total += v.Checked;
+                if (!v.Ok || !v.HasMore || v.NextCursor == null)
+                {
+                    v.Checked = total;
+                    return v;
+                }
+                cursor = v.NextCursor;
+            }
+        }
+
+        /// <summary>
+        /// Verifies the exported trail here, without trusting the service's own check: every page of
+        /// <c>GET /v1/audit</c> through an <see cref="AuditChainVerifier"/>, from the newest event back to the
+        /// application's first (it stops fetching at the first broken link). With <paramref name="knownHash"/>,
+        /// a <see cref="AuditChainHead.Hash"/> kept from an earlier verification, it also checks that hash is
+        /// still in the chain (else <c>known_hash_missing</c>: history before it was rewritten).
+        /// </summary>
+        public async Task<AuditChainResult> VerifyAuditOfflineAsync(int? pageSize = null, string knownHash = null,
+            CancellationToken cancellationToken = default(CancellationToken))
+        {
+            var verifier = new AuditChainVerifier();
+            var seen = knownHash == null;
+            using (var pages = GetAuditPagesAsync(new AuditQuery { Limit = pageSize ?? 200 }, cancellationToken).GetAsyncEnumerator())
+            {
+                while (await pages.MoveNextAsync().ConfigureAwait(false))
+                {
+                    var data = pages.Current.Data;
+                    verifier.Add(data);
+                    if (!seen && data.Any(e => e.Hash == knownHash)) seen = true;
+                    if (!verifier.Result().Ok) break;
+                }
+            }
+            var result = verifier.Result(true);
+            if (result.Ok && !seen)
+                return new AuditChainResult { Ok = false, EventId = "", Reason = "known_hash_missing", Checked = result.Checked, Unsealed = result.Unsealed };
+            return result;
+        }
+
         // ── Plumbing ────────────────────────────────────────────────────────────────────────────────
 
         private static string Iso(DateTimeOffset t) =>
