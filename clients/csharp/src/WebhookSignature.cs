@@ -35,7 +35,11 @@ namespace Encrypxon
         public WebhookVerificationFailure Failure { get; }
     }
 
-    /// <summary>A verified webhook event: <c>{"id":"wev_…","type":"…","created_at":"…","data":{…}}</c>.</summary>
+    /// <summary>
+    /// A verified webhook event: <c>{"id":"wev_…","type":"…","created_at":"…","data":{…}}</c>. <see cref="Challenge"/>,
+    /// <see cref="Enrollment"/> and <see cref="Device"/> read <see cref="Data"/> as the library's models, as the
+    /// JavaScript SDK's <c>WebhookEvent</c> type does.
+    /// </summary>
     public sealed class WebhookEvent
     {
         /// <summary><c>wev_…</c>, the same on every delivery attempt of the event: use it to drop duplicates.</summary>
@@ -49,6 +53,65 @@ namespace Encrypxon
 
         /// <summary>The event's object as parsed JSON (string, long, double, bool, null, lists and dictionaries).</summary>
         public IReadOnlyDictionary<string, object> Data { get; set; }
+
+        /// <summary>
+        /// For <c>challenge.*</c> events: <c>data.challenge</c>, exactly what <c>GET /v1/challenges/{id}</c> answers
+        /// (<see cref="Encrypxon.Challenge.UserId"/>, <see cref="Encrypxon.Challenge.Status"/>, …); null when the event has none.
+        /// </summary>
+        /// <exception cref="EncrypxonClientException"><c>data.challenge</c> is not a challenge (a field missing or mistyped).</exception>
+        public Challenge Challenge => Member("challenge", j => Encrypxon.Challenge.From(j));
+
+        /// <summary>For <c>enrollment.completed</c>: <c>data.enrollment</c>; null when the event has none.</summary>
+        /// <exception cref="EncrypxonClientException"><c>data.enrollment</c> is not an enrollment (a field missing or mistyped).</exception>
+        public WebhookEnrollment Enrollment => Member("enrollment", WebhookEnrollment.From);
+
+        /// <summary>
+        /// For <c>enrollment.completed</c>: <c>data.device</c>, the enrolled device as <c>GET /v1/users/{user_id}/devices</c>
+        /// lists it; null when the event has none.
+        /// </summary>
+        /// <exception cref="EncrypxonClientException"><c>data.device</c> is not a device (a field missing or mistyped).</exception>
+        public Device Device => Member("device", j => Encrypxon.Device.From(j));
+
+        private TModel Member<TModel>(string name, Func<JsonObject, TModel> read) where TModel : class
+        {
+            object value;
+            if (Data == null || !Data.TryGetValue(name, out value) || value == null) return null;
+            return read(new JsonObject(value, "the webhook event's data." + name));
+        }
+    }
+
+    /// <summary>
+    /// The enrollment an <c>enrollment.completed</c> event carries (<see cref="WebhookEvent.Enrollment"/>): fewer
+    /// fields than <see cref="Encrypxon.Enrollment"/>; <see cref="Encrypxon2FaClient.GetEnrollmentAsync"/> has the rest.
+    /// </summary>
+    public sealed class WebhookEnrollment
+    {
+        /// <summary><c>enr_…</c></summary>
+        public string Id { get; set; }
+
+        /// <summary>Your identifier for the user.</summary>
+        public string UserId { get; set; }
+
+        /// <summary>Completed.</summary>
+        public EnrollmentStatus Status { get; set; }
+
+        /// <summary>The enrolled device (<c>dev_…</c>).</summary>
+        public string DeviceId { get; set; }
+
+        /// <summary>When the device completed it.</summary>
+        public DateTimeOffset? CompletedAt { get; set; }
+
+        internal static WebhookEnrollment From(JsonObject j)
+        {
+            return new WebhookEnrollment
+            {
+                Id = j.String("id"),
+                UserId = j.String("user_id"),
+                Status = Wire.Enrollment(j.String("status")),
+                DeviceId = j.OptionalString("device_id"),
+                CompletedAt = j.OptionalTime("completed_at"),
+            };
+        }
     }
 
     /// <summary>Checks that a webhook delivery came from Encrypxon, and reads its event.</summary>
@@ -79,10 +142,38 @@ namespace Encrypxon
         /// <param name="secret">The endpoint's <c>whsec_…</c> secret, whole.</param>
         /// <param name="tolerance">How far the signed time may be from now; default <see cref="DefaultTolerance"/>.</param>
         /// <param name="now">The current time; default the system clock.</param>
+        /// <returns>The event.</returns>
+        /// <exception cref="ArgumentNullException"><paramref name="body"/> is null.</exception>
+        /// <exception cref="ArgumentException"><paramref name="secret"/> is null or empty.</exception>
+        /// <exception cref="WebhookVerificationException">The delivery must not be trusted; its <see cref="WebhookVerificationException.Failure"/> says why.</exception>
         public static WebhookEvent Verify(byte[] body, string signatureHeader, string secret, TimeSpan? tolerance = null, DateTimeOffset? now = null)
         {
             if (body == null) throw new ArgumentNullException(nameof(body));
             if (string.IsNullOrEmpty(secret)) throw new ArgumentException("secret is required", nameof(secret));
+            return Verify(body, signatureHeader, new[] { secret }, tolerance, now);
+        }
+
+        /// <summary>
+        /// As <see cref="Verify(byte[], string, string, TimeSpan?, DateTimeOffset?)"/> with several secrets, for the
+        /// overlap of a rotation (<see cref="Encrypxon2FaClient.RotateWebhookSecretAsync"/>): a <c>v1</c> made with any one
+        /// of them accepts. Pass the new secret and the previous one until the previous one expires.
+        /// </summary>
+        /// <param name="body">The raw request body.</param>
+        /// <param name="signatureHeader">The <c>Encrypxon-Signature</c> header's value.</param>
+        /// <param name="secrets">The endpoint's <c>whsec_…</c> secrets, whole: at least one.</param>
+        /// <param name="tolerance">How far the signed time may be from now; default <see cref="DefaultTolerance"/>.</param>
+        /// <param name="now">The current time; default the system clock.</param>
+        /// <returns>The event.</returns>
+        /// <exception cref="ArgumentNullException"><paramref name="body"/> or <paramref name="secrets"/> is null.</exception>
+        /// <exception cref="ArgumentException"><paramref name="secrets"/> is empty or holds a null or empty secret.</exception>
+        /// <exception cref="WebhookVerificationException">The delivery must not be trusted; its <see cref="WebhookVerificationException.Failure"/> says why.</exception>
+        public static WebhookEvent Verify(byte[] body, string signatureHeader, IEnumerable<string> secrets, TimeSpan? tolerance = null, DateTimeOffset? now = null)
+        {
+            if (body == null) throw new ArgumentNullException(nameof(body));
+            if (secrets == null) throw new ArgumentNullException(nameof(secrets));
+            var keys = new List<string>(secrets);
+            if (keys.Count == 0) throw new ArgumentException("at least one secret is required", nameof(secrets));
+            if (keys.Exists(string.IsNullOrEmpty)) throw new ArgumentException("a secret is null or empty", nameof(secrets));
             string t = null;
             var signatures = new List<byte[]>();
             foreach (var entry in (signatureHeader ?? "").Split(','))
@@ -112,10 +203,15 @@ namespace Encrypxon
                 throw new WebhookVerificationException(WebhookVerificationFailure.TimestampOutOfTolerance,
                     "the signature's timestamp is more than " + limit + " s from now");
 
-            var expected = Compute(t, body, secret);
             var match = false;
-            foreach (var s in signatures) match |= FixedTimeEquals(expected, s);
-            if (!match) throw new WebhookVerificationException(WebhookVerificationFailure.SignatureMismatch, "no v1 signature matches");
+            foreach (var key in keys)
+            {
+                var expected = Compute(t, body, key);
+                foreach (var s in signatures) match |= FixedTimeEquals(expected, s);
+            }
+            if (!match)
+                throw new WebhookVerificationException(WebhookVerificationFailure.SignatureMismatch,
+                    keys.Count == 1 ? "no v1 signature matches" : "no v1 signature matches any of the " + keys.Count + " secrets");
 
             return ReadEvent(body);
         }
@@ -124,10 +220,38 @@ namespace Encrypxon
         /// As <see cref="Verify(byte[], string, string, TimeSpan?, DateTimeOffset?)"/> for a body held as text; it is
         /// encoded as UTF-8, so pass it exactly as received.
         /// </summary>
+        /// <param name="body">The raw request body, as text.</param>
+        /// <param name="signatureHeader">The <c>Encrypxon-Signature</c> header's value.</param>
+        /// <param name="secret">The endpoint's <c>whsec_…</c> secret, whole.</param>
+        /// <param name="tolerance">How far the signed time may be from now; default <see cref="DefaultTolerance"/>.</param>
+        /// <param name="now">The current time; default the system clock.</param>
+        /// <returns>The event.</returns>
+        /// <exception cref="ArgumentNullException"><paramref name="body"/> is null.</exception>
+        /// <exception cref="ArgumentException"><paramref name="secret"/> is null or empty.</exception>
+        /// <exception cref="WebhookVerificationException">The delivery must not be trusted; its <see cref="WebhookVerificationException.Failure"/> says why.</exception>
         public static WebhookEvent Verify(string body, string signatureHeader, string secret, TimeSpan? tolerance = null, DateTimeOffset? now = null)
         {
             if (body == null) throw new ArgumentNullException(nameof(body));
             return Verify(Encoding.UTF8.GetBytes(body), signatureHeader, secret, tolerance, now);
+        }
+
+        /// <summary>
+        /// As <see cref="Verify(byte[], string, IEnumerable{string}, TimeSpan?, DateTimeOffset?)"/> (several secrets, during a
+        /// rotation) for a body held as text; it is encoded as UTF-8, so pass it exactly as received.
+        /// </summary>
+        /// <param name="body">The raw request body, as text.</param>
+        /// <param name="signatureHeader">The <c>Encrypxon-Signature</c> header's value.</param>
+        /// <param name="secrets">The endpoint's <c>whsec_…</c> secrets, whole: at least one.</param>
+        /// <param name="tolerance">How far the signed time may be from now; default <see cref="DefaultTolerance"/>.</param>
+        /// <param name="now">The current time; default the system clock.</param>
+        /// <returns>The event.</returns>
+        /// <exception cref="ArgumentNullException"><paramref name="body"/> or <paramref name="secrets"/> is null.</exception>
+        /// <exception cref="ArgumentException"><paramref name="secrets"/> is empty or holds a null or empty secret.</exception>
+        /// <exception cref="WebhookVerificationException">The delivery must not be trusted; its <see cref="WebhookVerificationException.Failure"/> says why.</exception>
+        public static WebhookEvent Verify(string body, string signatureHeader, IEnumerable<string> secrets, TimeSpan? tolerance = null, DateTimeOffset? now = null)
+        {
+            if (body == null) throw new ArgumentNullException(nameof(body));
+            return Verify(Encoding.UTF8.GetBytes(body), signatureHeader, secrets, tolerance, now);
         }
 
         /// <summary>The header value Encrypxon would send for <paramref name="body"/> at <paramref name="timestamp"/>: for testing your endpoint.</summary>

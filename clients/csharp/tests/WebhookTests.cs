@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Text;
 
 namespace Encrypxon.Tests
@@ -101,6 +102,71 @@ namespace Encrypxon.Tests
             var ev = WebhookSignature.Verify(data, WebhookSignature.Sign(data, Secret, At), Secret, null, At);
             Assert.Equal("enr_1", (string)ev.Data["enrollment_id"]);
             Assert.Equal(3L, (long)ev.Data["n"]);
+        }
+
+        [Test]
+        public void SeveralSecretsDuringARotation()
+        {
+            var newSecret = "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+            var bytes = Encoding.UTF8.GetBytes(Body);
+            // Signed with the old secret only: the receiver already lists the new one first.
+            Assert.Equal("challenge.approved", WebhookSignature.Verify(bytes, Header, new[] { newSecret, Secret }, null, At).Type, "old secret second");
+            Assert.Equal("challenge.approved", WebhookSignature.Verify(Body, Header, new List<string> { Secret, newSecret }, null, At).Type, "text body, a list");
+            // Signed with both (the rotation overlap): the new secret alone accepts.
+            var both = Header + "," + WebhookSignature.Sign(bytes, newSecret, At).Split(',')[1];
+            Assert.Equal("challenge.approved", WebhookSignature.Verify(Body, both, new[] { newSecret }, null, At).Type, "new secret alone");
+            var mismatch = Assert.Throws<WebhookVerificationException>(() => WebhookSignature.Verify(Body, Header, new[] { newSecret, Secret + "x" }, null, At));
+            Assert.Equal(WebhookVerificationFailure.SignatureMismatch, mismatch.Failure);
+            Assert.Matches("2 secrets", mismatch.Message);
+            // The other checks still come first.
+            Assert.Equal(WebhookVerificationFailure.TimestampOutOfTolerance, Assert.Throws<WebhookVerificationException>(
+                () => WebhookSignature.Verify(Body, Header, new[] { Secret }, null, At.AddHours(1))).Failure);
+            Assert.Throws<ArgumentException>(() => WebhookSignature.Verify(Body, Header, new string[0], null, At), "no secret");
+            Assert.Throws<ArgumentException>(() => WebhookSignature.Verify(Body, Header, new[] { Secret, "" }, null, At), "an empty secret");
+            Assert.Throws<ArgumentNullException>(() => WebhookSignature.Verify(Body, Header, (IEnumerable<string>)null, null, At), "null secrets");
+            Assert.Throws<ArgumentNullException>(() => WebhookSignature.Verify((byte[])null, Header, new[] { Secret }, null, At), "null body");
+        }
+
+        private static WebhookEvent Signed(string json)
+        {
+            var bytes = Encoding.UTF8.GetBytes(json);
+            return WebhookSignature.Verify(bytes, WebhookSignature.Sign(bytes, Secret, At), Secret, null, At);
+        }
+
+        private const string ChallengeData = "{\"id\":\"chl_01\",\"object\":\"challenge\",\"user_id\":\"alice\",\"status\":\"approved\","
+            + "\"context\":{\"title\":\"Sign in\"},\"created_at\":\"2026-12-03T00:00:00.000Z\",\"expires_at\":\"2026-12-03T00:02:00.000Z\","
+            + "\"resolved_at\":\"2026-12-03T00:00:05.000Z\",\"device_id\":\"dev_01\",\"reason\":null,\"number_matching\":false,"
+            + "\"match_number\":null,\"fraud_reported\":false}";
+
+        [Test]
+        public void EventDataReadAsTheModels()
+        {
+            var approved = Signed("{\"id\":\"wev_1\",\"object\":\"event\",\"type\":\"challenge.approved\",\"created_at\":\"2026-12-03T00:00:05.000Z\","
+                + "\"data\":{\"challenge\":" + ChallengeData + "}}");
+            Assert.Equal("alice", approved.Challenge.UserId);
+            Assert.Equal(ChallengeStatus.Approved, approved.Challenge.Status);
+            Assert.Equal("Sign in", approved.Challenge.Context.Title);
+            Assert.Equal("dev_01", approved.Challenge.DeviceId);
+            Assert.True(approved.Enrollment == null && approved.Device == null, "no enrollment or device in a challenge event");
+
+            var enrolled = Signed("{\"id\":\"wev_2\",\"object\":\"event\",\"type\":\"enrollment.completed\",\"created_at\":\"2026-12-03T00:00:05.000Z\","
+                + "\"data\":{\"enrollment\":{\"id\":\"enr_01\",\"object\":\"enrollment\",\"user_id\":\"bob\",\"status\":\"completed\",\"device_id\":\"dev_02\","
+                + "\"completed_at\":\"2026-12-03T00:00:05.000Z\"},\"device\":{\"id\":\"dev_02\",\"object\":\"device\",\"user_id\":\"bob\",\"name\":\"Pixel\","
+                + "\"platform\":\"android\",\"key_format\":\"rsa-oaep-sha256\",\"status\":\"active\",\"enrollment_id\":\"enr_01\","
+                + "\"created_at\":\"2026-12-03T00:00:01.000Z\",\"activated_at\":\"2026-12-03T00:00:05.000Z\",\"revoked_at\":null}}}");
+            Assert.Equal("bob", enrolled.Enrollment.UserId);
+            Assert.Equal(EnrollmentStatus.Completed, enrolled.Enrollment.Status);
+            Assert.Equal("dev_02", enrolled.Enrollment.DeviceId);
+            Assert.Equal(new DateTimeOffset(2026, 12, 3, 0, 0, 5, TimeSpan.Zero), enrolled.Enrollment.CompletedAt);
+            Assert.Equal(KeyFormat.RsaOaepSha256, enrolled.Device.KeyFormat);
+            Assert.Equal(DeviceStatus.Active, enrolled.Device.Status);
+            Assert.Equal("Pixel", enrolled.Device.Name);
+            Assert.True(enrolled.Challenge == null, "no challenge in an enrollment event");
+
+            var broken = Signed("{\"id\":\"wev_3\",\"type\":\"challenge.denied\",\"created_at\":\"2026-12-03T00:00:05.000Z\",\"data\":{\"challenge\":{\"id\":1}}}");
+            var e = Assert.Throws<EncrypxonClientException>(() => { var c = broken.Challenge; });
+            Assert.Matches("data.challenge", e.Message);
+            Assert.True(new WebhookEvent().Challenge == null, "an event without data");
         }
     }
 }
