@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the C# client with Mono's mcs (C# 7.2): the library with its XML documentation (a public
-# member without a doc comment is an error), the test runner, and every ```csharp example of the docs,
-# compiled against the library. `build.sh test [--results FILE]` then runs the tests with mono; the
+# member without a doc comment is an error), the test runner, and every C# example (```csharp, ```cs,
+# ```c#) of every *.md under docs/ and of clients/csharp/README.md, compiled against the library; a fence
+# that looks like C# but is spelled otherwise fails the build (tools/doc-examples.mjs). `build.sh test [--results FILE]` then runs the tests with mono; the
 # server suite needs ENCRYPXON_URL and ENCRYPXON_API_KEY (test/e2e/csharp.test.ts provides them).
 # Output: $ENCRYPXON_CSHARP_OUT, default clients/csharp/bin.
 set -euo pipefail
@@ -22,7 +23,7 @@ mcs_ -target:exe -warn:4 -warnaserror+ -out:"$out/Encrypxon.Client.Tests.exe" -r
   "$here"/tests/*.cs
 
 # The docs' examples: unused variables and awaitless methods are normal in a snippet.
-node "$here/tools/doc-examples.mjs" "$out/DocExamples.cs" docs/reference.md docs/csharp-surface.md clients/csharp/README.md
+node "$here/tools/doc-examples.mjs" "$out/DocExamples.cs" docs clients/csharp/README.md
 mcs_ -target:library -nowarn:168,219,1998 -out:"$out/DocExamples.dll" -r:"$out/Encrypxon.Client.dll" "$out/DocExamples.cs"
 echo "built $out/Encrypxon.Client.dll, Encrypxon.Client.Tests.exe, DocExamples.dll"
 

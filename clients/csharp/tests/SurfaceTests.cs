@@ -1,5 +1,5 @@
 // docs/csharp-surface.md lists the library's public surface: every type, member and enum value named in
-// its ```cs listings exists in the built assembly, and every public type of the assembly is listed.
+// its ```cs listing blocks exists in the built assembly, and every public type of the assembly is listed.
 using System;
 using System.Collections.Generic;
 using System.IO;
@@ -23,7 +23,7 @@ namespace Encrypxon.Tests
             };
             var file = candidates.FirstOrDefault(File.Exists);
             if (file == null) throw new FileNotFoundException("docs/csharp-surface.md (run from the repository root)");
-            var blocks = Regex.Matches(File.ReadAllText(file), "^```cs\\n(.*?)^```", RegexOptions.Multiline | RegexOptions.Singleline)
+            var blocks = Regex.Matches(File.ReadAllText(file), "^```cs listing\\n(.*?)^```", RegexOptions.Multiline | RegexOptions.Singleline)
                 .Cast<Match>().Select(m => m.Groups[1].Value).ToList();
             Assert.True(blocks.Count >= 4, "the surface page has its listings");
             return string.Join("\n", blocks);
