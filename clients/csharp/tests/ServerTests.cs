@@ -1,10 +1,13 @@
 // The client against the real Worker under `wrangler dev` (ENCRYPXON_URL, ENCRYPXON_API_KEY), with the
 // reference device CLI as the phone. One story, in order: enroll, challenge (approve, deny, wait,
-// cancel), the error model, audit paging, retries, revocation.
+// cancel), webhooks (delivered to a receiver in this process and verified), the error model, the audit
+// chain (checked by the service and here, tampered copies too), audit paging, retries, revocation.
 using System;
+using System.Collections.Generic;
 using System.Linq;
 using System.Net;
 using System.Net.Http;
+using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
 
@@ -247,6 +250,92 @@ namespace Encrypxon.Tests
         }
 
         [Test]
+        public async Task WebhooksDeliveredHereVerify()
+        {
+            using (var rx = new WebhookReceiver())
+            {
+                var hook = await _client.CreateWebhookAsync(new CreateWebhookRequest { Url = rx.Url, Description = "C# receiver" });
+                Assert.Equal(null, hook.Events, "every event type");
+
+                // enrollment.completed: a second phone, for a user of its own (so the rest of the story keeps one device).
+                var hookUser = User + "-hook";
+                var phone = new ReferenceDevice();
+                var enrollment = await _client.CreateEnrollmentAsync(new CreateEnrollmentRequest { UserId = hookUser });
+                var deviceId = await Task.Run(() => phone.Enroll(enrollment.EnrollmentUri, "C# webhook phone"));
+                var enrolled = await rx.Next(h => h.EventType == "enrollment.completed", "enrollment.completed");
+                var ev = WebhookSignature.Verify(enrolled.Body, enrolled.Signature, hook.Secret);
+                Assert.Equal(enrolled.EventId, ev.Id, "the Encrypxon-Event-Id header");
+                Assert.Matches(IdPattern("wev"), ev.Id);
+                Assert.Equal("enrollment.completed", ev.Type);
+                Assert.Equal("1", enrolled.Attempt, "the first attempt");
+                Assert.Equal(enrollment.Id, ev.Enrollment.Id);
+                Assert.Equal(hookUser, ev.Enrollment.UserId);
+                Assert.Equal(EnrollmentStatus.Completed, ev.Enrollment.Status);
+                Assert.Equal(deviceId, ev.Enrollment.DeviceId);
+                Assert.True(ev.Enrollment.CompletedAt.HasValue, "completed_at");
+                Assert.Equal(deviceId, ev.Device.Id);
+                Assert.Equal("C# webhook phone", ev.Device.Name);
+                Assert.Equal(DeviceStatus.Active, ev.Device.Status);
+                Assert.True(ev.Challenge == null, "no challenge in it");
+
+                // challenge.approved: data.challenge is what GET /v1/challenges/{id} answers.
+                var c = await _client.CreateChallengeAsync(new CreateChallengeRequest { UserId = hookUser, Context = new ChallengeContext { Title = "Webhook sign-in" } });
+                var result = _client.WaitForResultAsync(c.Id, TimeSpan.FromSeconds(60));
+                await Task.Run(() => phone.Approve(c.Id, c.MatchNumber));
+                Assert.Equal(ChallengeStatus.Approved, (await result).Status);
+                var approved = await rx.Next(h => h.EventType == "challenge.approved" && h.Text.Contains(c.Id), "challenge.approved");
+                ev = WebhookSignature.Verify(approved.Text, approved.Signature, hook.Secret);
+                Assert.Equal(c.Id, ev.Challenge.Id);
+                Assert.Equal(hookUser, ev.Challenge.UserId, "the user, as the docs' example prints it");
+                Assert.Equal(ChallengeStatus.Approved, ev.Challenge.Status);
+                Assert.Equal(deviceId, ev.Challenge.DeviceId);
+                Assert.Equal("Webhook sign-in", ev.Challenge.Context.Title);
+                var fetched = await _client.GetChallengeAsync(c.Id);
+                Assert.Equal(fetched.ResolvedAt, ev.Challenge.ResolvedAt, "the same challenge as GET returns");
+                Assert.Equal(WebhookVerificationFailure.SignatureMismatch, Assert.Throws<WebhookVerificationException>(
+                    () => WebhookSignature.Verify(approved.Text.Replace("approved", "denied"), approved.Signature, hook.Secret)).Failure, "an altered body");
+                Assert.Equal(WebhookVerificationFailure.SignatureMismatch, Assert.Throws<WebhookVerificationException>(
+                    () => WebhookSignature.Verify(approved.Body, approved.Signature, hook.Secret + "x")).Failure, "another secret");
+
+                // A rotation: old and new sign side by side until the old one expires.
+                var rotated = await _client.RotateWebhookSecretAsync(hook.Id, TimeSpan.FromMinutes(5));
+                var d = await _client.CreateChallengeAsync(new CreateChallengeRequest { UserId = hookUser });
+                var denial = _client.WaitForResultAsync(d.Id, TimeSpan.FromSeconds(60));
+                await Task.Run(() => phone.Deny(d.Id, "wrong login"));
+                Assert.Equal(ChallengeStatus.Denied, (await denial).Status);
+                var denied = await rx.Next(h => h.EventType == "challenge.denied" && h.Text.Contains(d.Id), "challenge.denied");
+                Assert.Equal(2, denied.Signature.Split(',').Count(p => p.Trim().StartsWith("v1=")), "two v1 during the overlap: " + denied.Signature);
+                Assert.Equal("wrong login", WebhookSignature.Verify(denied.Body, denied.Signature, new[] { rotated.Secret, hook.Secret }).Challenge.Reason);
+                Assert.Equal(d.Id, WebhookSignature.Verify(denied.Body, denied.Signature, rotated.Secret).Challenge.Id, "the new secret alone");
+                Assert.Equal(d.Id, WebhookSignature.Verify(denied.Body, denied.Signature, hook.Secret).Challenge.Id, "the old secret alone");
+
+                // Rotated again with no overlap: only the newest secret signs.
+                var again = await _client.RotateWebhookSecretAsync(hook.Id, TimeSpan.Zero);
+                var x = await _client.CreateChallengeAsync(new CreateChallengeRequest { UserId = hookUser });
+                await _client.CancelChallengeAsync(x.Id);
+                var cancelled = await rx.Next(h => h.EventType == "challenge.cancelled" && h.Text.Contains(x.Id), "challenge.cancelled");
+                Assert.Equal(ChallengeStatus.Cancelled, WebhookSignature.Verify(cancelled.Body, cancelled.Signature, new[] { hook.Secret, again.Secret }).Challenge.Status);
+                Assert.Equal(WebhookVerificationFailure.SignatureMismatch, Assert.Throws<WebhookVerificationException>(
+                    () => WebhookSignature.Verify(cancelled.Body, cancelled.Signature, new[] { hook.Secret, rotated.Secret })).Failure, "the retired secrets");
+
+                // The Worker saw every one of them accepted.
+                WebhookDeliveryPage log = null;
+                for (var i = 0; i < 100; i++)
+                {
+                    log = await _client.ListWebhookDeliveriesAsync(new WebhookDeliveryQuery { EndpointId = hook.Id });
+                    if (log.Data.Count >= 4 && log.Data.All(l => l.Status == "succeeded")) break;
+                    await Task.Delay(100);
+                }
+                Assert.True(log.Data.Count >= 4 && log.Data.All(l => l.Status == "succeeded" && l.LastStatusCode == 200),
+                    "the delivery log: " + string.Join(", ", log.Data.Select(l => l.EventType + " " + l.Status)));
+                Assert.True(rx.Received.All(h => h.Signature != null && h.EventId != null), "every request was signed");
+
+                await _client.DeleteWebhookAsync(hook.Id);
+                await _client.RevokeDeviceAsync(deviceId);
+            }
+        }
+
+        [Test]
         public async Task UnansweredWaitReturnsPendingThenCancel()
         {
             var c = await _client.CreateChallengeAsync(new CreateChallengeRequest { UserId = User });
@@ -333,6 +422,95 @@ namespace Encrypxon.Tests
             Assert.True(checkedInSteps >= whole.Checked, "the stretches cover the chain");
             var page = await _client.ListAuditAsync(new AuditQuery { Limit = 5 });
             Assert.True(page.Data.All(ev => ev.AppId != null && (ev.Hash == null || ev.Hash.Length == 64)), "chain fields exported");
+        }
+
+        /// <summary>Rewrites every <c>GET /v1/audit</c> page on its way from the Worker: a tampered trail.</summary>
+        private sealed class AuditRewriter : DelegatingHandler
+        {
+            private readonly Action<List<object>> _rewrite;
+
+            public AuditRewriter(Action<List<object>> rewrite) : base(new HttpClientHandler()) { _rewrite = rewrite; }
+
+            protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+            {
+                var response = await base.SendAsync(request, cancellationToken);
+                if (request.RequestUri.AbsolutePath != "/v1/audit" || !response.IsSuccessStatusCode) return response;
+                var page = (Dictionary<string, object>)Json.Parse(await response.Content.ReadAsStringAsync());
+                _rewrite((List<object>)page["data"]);
+                response.Content = new StringContent(Json.Serialize(page), Encoding.UTF8, "application/json");
+                return response;
+            }
+        }
+
+        private async Task<AuditChainResult> OfflineThrough(Action<List<object>> rewrite)
+        {
+            using (var http = new HttpClient(new AuditRewriter(rewrite)))
+            using (var client = new Encrypxon2FaClient(new EncrypxonClientConfiguration { ApiKey = Key, BaseUrl = new Uri(Url), HttpClient = http }))
+                return await client.VerifyAuditOfflineAsync(4);
+        }
+
+        private static bool HasNumber(object value)
+        {
+            if (value is long || value is double) return true;
+            var d = value as IReadOnlyDictionary<string, object>;
+            if (d != null) return d.Values.Any(HasNumber);
+            var l = value as List<object>;
+            return l != null && l.Any(HasNumber);
+        }
+
+        [Test]
+        public async Task AuditChainCheckedHereAgreesWithTheService()
+        {
+            var online = await _client.VerifyAuditChainAsync(5);
+            Assert.True(online.Ok && !online.HasMore && online.Broken == null, "the service finds the chain intact");
+            Assert.True(online.Checked > 10, "stretches of 5 summed: " + online.Checked);
+            var whole = await _client.VerifyAuditAsync();
+            Assert.True(whole.Checked >= online.Checked && !whole.HasMore, "one big stretch covers as much");
+
+            var offline = await _client.VerifyAuditOfflineAsync(4, online.Head.Hash);
+            Assert.True(offline.Ok, "verified here too: " + offline.Reason + " at " + offline.EventId);
+            Assert.Equal(AuditChain.GenesisHash, offline.OldestPrevHash, "back to the application's first event");
+            Assert.True(offline.Checked + offline.Unsealed >= online.Checked, "every event the service checked");
+
+            // The Worker's own hashes, event by event: its canonical JSON and this library's agree.
+            var events = await _client.GetAuditEventsAsync(new AuditQuery { Limit = 200 }).ToListAsync();
+            var sealedEvents = events.Where(e => e.Hash != null).ToList();
+            Assert.True(sealedEvents.Count >= online.Checked, "the export holds the sealed events");
+            foreach (var e in sealedEvents) Assert.Equal(e.Hash, AuditChain.EventHash(e, e.PrevHash), e.Type + " " + e.Id);
+            Assert.True(sealedEvents.Any(e => HasNumber(e.Detail)), "some detail holds a number");
+            Assert.True(sealedEvents.Any(e => e.Detail == null) && sealedEvents.Any(e => e.Detail != null), "null and non-null details");
+            Assert.True(AuditChain.VerifyEvents(events, complete: true).Ok, "the export as a whole");
+            var mine = events.Where(e => e.UserId == User).ToList();
+            Assert.True(AuditChain.VerifyEvents(mine, contiguous: false).Ok, "one user's events, each on its own");
+
+            // Tampered between the Worker and here: each kind of change is named.
+            // An event with a detail, in the middle of the sealed chain (the one after it sealed too).
+            var index = Enumerable.Range(2, events.Count - 3).First(i => events[i].Hash != null && events[i].Detail != null && events[i - 1].Hash != null);
+            var victim = events[index];
+            var newer = events[index - 1];
+            Func<object, bool> isVictim = e => (string)((Dictionary<string, object>)e)["id"] == victim.Id;
+
+            var edited = await OfflineThrough(data => { foreach (var e in data.Where(isVictim)) ((Dictionary<string, object>)e)["user_id"] = "mallory"; });
+            Assert.True(!edited.Ok, "an edited user_id is found");
+            Assert.Equal(victim.Id, edited.EventId);
+            Assert.Equal("hash_mismatch", edited.Reason);
+
+            var detail = await OfflineThrough(data =>
+            {
+                foreach (var e in data.Where(isVictim)) ((Dictionary<string, object>)((Dictionary<string, object>)e)["detail"])["forged"] = true;
+            });
+            Assert.Equal("hash_mismatch", detail.Reason, "an added detail member");
+            Assert.Equal(victim.Id, detail.EventId);
+
+            var deleted = await OfflineThrough(data => data.RemoveAll(e => isVictim(e)));
+            Assert.Equal("prev_hash_mismatch", deleted.Reason, "a deleted event");
+            Assert.Equal(newer.Id, deleted.EventId, "named by the event whose link it breaks");
+
+            var unsealed = await OfflineThrough(data => { foreach (var e in data.Where(isVictim)) ((Dictionary<string, object>)e)["hash"] = null; });
+            Assert.Equal("unsealed_in_chain", unsealed.Reason, "a removed seal");
+
+            var rewritten = await _client.VerifyAuditOfflineAsync(200, new string('f', 64));
+            Assert.True(!rewritten.Ok && rewritten.Reason == "known_hash_missing", "a kept hash that is not in the chain");
         }
 
         [Test]
