@@ -153,6 +153,14 @@ namespace Encrypxon
         // ── Enrollments ─────────────────────────────────────────────────────────────────────────────
 
         /// <summary><c>POST /v1/enrollments</c>: show <see cref="CreatedEnrollment.EnrollmentUri"/> (or <see cref="CreatedEnrollment.QrSvgUrl"/>) to the user.</summary>
+        /// <param name="request">The user to enroll.</param>
+        /// <param name="cancellationToken">Cancels the call, including any wait between attempts.</param>
+        /// <returns>The pending enrollment, with its enrollment URI and QR image URL (the only time they are shown).</returns>
+        /// <exception cref="ArgumentNullException"><paramref name="request"/> is null.</exception>
+        /// <exception cref="EncrypxonException">The API answered with an error: its problem details (e.g. 404 <c>not-found</c>, 400 <c>invalid-request</c>).</exception>
+        /// <exception cref="EncrypxonConnectionException">The API could not be reached, after any retries, or an attempt timed out.</exception>
+        /// <exception cref="EncrypxonClientException">The answer is not what the API sends (not JSON, a field missing).</exception>
+        /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
         public async Task<CreatedEnrollment> CreateEnrollmentAsync(CreateEnrollmentRequest request, CancellationToken cancellationToken = default(CancellationToken))
         {
             if (request == null) throw new ArgumentNullException(nameof(request));
@@ -161,6 +169,15 @@ namespace Encrypxon
         }
 
         /// <summary><c>GET /v1/enrollments/{id}</c>, optionally waiting up to <paramref name="wait"/> (≤ 25 s) for it to leave Pending.</summary>
+        /// <param name="enrollmentId">The enrollment (<c>enr_…</c>).</param>
+        /// <param name="wait">How long the server may hold the call for a change: up to 25 s (longer is capped, negative is 0); null answers at once.</param>
+        /// <param name="cancellationToken">Cancels the call, including any wait between attempts.</param>
+        /// <returns>The enrollment as it is now (or when it changed during the wait).</returns>
+        /// <exception cref="ArgumentException"><paramref name="enrollmentId"/> is null or empty.</exception>
+        /// <exception cref="EncrypxonException">The API answered with an error: its problem details (e.g. 404 <c>not-found</c>, 400 <c>invalid-request</c>).</exception>
+        /// <exception cref="EncrypxonConnectionException">The API could not be reached, after any retries, or an attempt timed out.</exception>
+        /// <exception cref="EncrypxonClientException">The answer is not what the API sends (not JSON, a field missing).</exception>
+        /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
         public async Task<Enrollment> GetEnrollmentAsync(string enrollmentId, TimeSpan? wait = null, CancellationToken cancellationToken = default(CancellationToken))
         {
             var seconds = WaitSeconds(wait);
@@ -173,6 +190,15 @@ namespace Encrypxon
         /// Long-polls (25 s at a time) until the enrollment is no longer Pending or <paramref name="timeout"/>
         /// (default 10 minutes, an enrollment's default lifetime) has passed; returns the last state seen.
         /// </summary>
+        /// <param name="enrollmentId">The enrollment (<c>enr_…</c>).</param>
+        /// <param name="timeout">How long to keep polling in all; null for 10 minutes.</param>
+        /// <param name="cancellationToken">Cancels the call, including any wait between attempts.</param>
+        /// <returns>The last state seen: check <see cref="Enrollment.Status"/>, still Pending if the time ran out.</returns>
+        /// <exception cref="ArgumentException"><paramref name="enrollmentId"/> is null or empty.</exception>
+        /// <exception cref="EncrypxonException">The API answered with an error: its problem details (e.g. 404 <c>not-found</c>, 400 <c>invalid-request</c>).</exception>
+        /// <exception cref="EncrypxonConnectionException">The API could not be reached, after any retries, or an attempt timed out.</exception>
+        /// <exception cref="EncrypxonClientException">The answer is not what the API sends (not JSON, a field missing).</exception>
+        /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
         public Task<Enrollment> WaitForEnrollmentAsync(string enrollmentId, TimeSpan? timeout = null, CancellationToken cancellationToken = default(CancellationToken))
         {
             Segment(enrollmentId, nameof(enrollmentId));
@@ -181,6 +207,14 @@ namespace Encrypxon
         }
 
         /// <summary><c>DELETE /v1/enrollments/{id}</c>: the code stops working.</summary>
+        /// <param name="enrollmentId">The enrollment (<c>enr_…</c>).</param>
+        /// <param name="cancellationToken">Cancels the call, including any wait between attempts.</param>
+        /// <returns>The cancelled enrollment.</returns>
+        /// <exception cref="ArgumentException"><paramref name="enrollmentId"/> is null or empty.</exception>
+        /// <exception cref="EncrypxonException">The API answered with an error: its problem details (e.g. 404 <c>not-found</c>, 400 <c>invalid-request</c>).</exception>
+        /// <exception cref="EncrypxonConnectionException">The API could not be reached, after any retries, or an attempt timed out.</exception>
+        /// <exception cref="EncrypxonClientException">The answer is not what the API sends (not JSON, a field missing).</exception>
+        /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
         public async Task<Enrollment> CancelEnrollmentAsync(string enrollmentId, CancellationToken cancellationToken = default(CancellationToken))
         {
             var j = await SendAsync("DELETE", "/v1/enrollments/" + Segment(enrollmentId, nameof(enrollmentId)), null, null, 0, cancellationToken)
@@ -192,6 +226,11 @@ namespace Encrypxon
         /// The QR image URL for an enrollment code (<c>enc_…</c>, see <see cref="CreatedEnrollment.Code"/>). It needs no
         /// API key: the code is the capability, so it can be an <c>&lt;img src&gt;</c> until the code is used or expires.
         /// </summary>
+        /// <param name="enrollmentId">The enrollment (<c>enr_…</c>).</param>
+        /// <param name="code">The enrollment code (<c>enc_…</c>, <see cref="CreatedEnrollment.Code"/>).</param>
+        /// <param name="format"><see cref="QrFormat.Svg"/> (the default) or <see cref="QrFormat.Png"/>.</param>
+        /// <returns><c>{BaseUrl}/v1/enrollments/{id}/qr.svg?code=…</c> (or <c>qr.png</c>).</returns>
+        /// <exception cref="ArgumentException"><paramref name="enrollmentId"/> or <paramref name="code"/> is null or empty.</exception>
         public Uri GetEnrollmentQrUrl(string enrollmentId, string code, QrFormat format = QrFormat.Svg)
         {
             var ext = format == QrFormat.Png ? "png" : "svg";
@@ -202,6 +241,14 @@ namespace Encrypxon
         // ── Devices ─────────────────────────────────────────────────────────────────────────────────
 
         /// <summary><c>GET /v1/users/{user_id}/devices</c>: active and revoked devices, no key material.</summary>
+        /// <param name="userId">Your identifier for the user.</param>
+        /// <param name="cancellationToken">Cancels the call, including any wait between attempts.</param>
+        /// <returns>The user's devices, active and revoked; empty for an unknown user.</returns>
+        /// <exception cref="ArgumentException"><paramref name="userId"/> is null or empty.</exception>
+        /// <exception cref="EncrypxonException">The API answered with an error: its problem details (e.g. 404 <c>not-found</c>, 400 <c>invalid-request</c>).</exception>
+        /// <exception cref="EncrypxonConnectionException">The API could not be reached, after any retries, or an attempt timed out.</exception>
+        /// <exception cref="EncrypxonClientException">The answer is not what the API sends (not JSON, a field missing).</exception>
+        /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
         public async Task<IReadOnlyList<Device>> ListDevicesAsync(string userId, CancellationToken cancellationToken = default(CancellationToken))
         {
             var j = await SendAsync("GET", "/v1/users/" + Segment(userId, nameof(userId)) + "/devices", null, null, 0, cancellationToken)
@@ -210,6 +257,14 @@ namespace Encrypxon
         }
 
         /// <summary><c>DELETE /v1/devices/{id}</c>: its token stops working at once.</summary>
+        /// <param name="deviceId">The device (<c>dev_…</c>).</param>
+        /// <param name="cancellationToken">Cancels the call, including any wait between attempts.</param>
+        /// <returns>The revoked device.</returns>
+        /// <exception cref="ArgumentException"><paramref name="deviceId"/> is null or empty.</exception>
+        /// <exception cref="EncrypxonException">The API answered with an error: its problem details (e.g. 404 <c>not-found</c>, 400 <c>invalid-request</c>).</exception>
+        /// <exception cref="EncrypxonConnectionException">The API could not be reached, after any retries, or an attempt timed out.</exception>
+        /// <exception cref="EncrypxonClientException">The answer is not what the API sends (not JSON, a field missing).</exception>
+        /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
         public async Task<Device> RevokeDeviceAsync(string deviceId, CancellationToken cancellationToken = default(CancellationToken))
         {
             var j = await SendAsync("DELETE", "/v1/devices/" + Segment(deviceId, nameof(deviceId)), null, null, 0, cancellationToken)
@@ -218,6 +273,14 @@ namespace Encrypxon
         }
 
         /// <summary><c>GET /v1/users/{user_id}/pause</c>: whether new challenges are paused after a "this wasn't me".</summary>
+        /// <param name="userId">Your identifier for the user.</param>
+        /// <param name="cancellationToken">Cancels the call, including any wait between attempts.</param>
+        /// <returns>Whether the user is paused, since when and why.</returns>
+        /// <exception cref="ArgumentException"><paramref name="userId"/> is null or empty.</exception>
+        /// <exception cref="EncrypxonException">The API answered with an error: its problem details (e.g. 404 <c>not-found</c>, 400 <c>invalid-request</c>).</exception>
+        /// <exception cref="EncrypxonConnectionException">The API could not be reached, after any retries, or an attempt timed out.</exception>
+        /// <exception cref="EncrypxonClientException">The answer is not what the API sends (not JSON, a field missing).</exception>
+        /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
         public async Task<UserPause> GetUserPauseAsync(string userId, CancellationToken cancellationToken = default(CancellationToken))
         {
             var j = await SendAsync("GET", "/v1/users/" + Segment(userId, nameof(userId)) + "/pause", null, null, 0, cancellationToken)
@@ -226,6 +289,14 @@ namespace Encrypxon
         }
 
         /// <summary><c>DELETE /v1/users/{user_id}/pause</c>: challenges for the user work again (check with them first).</summary>
+        /// <param name="userId">Your identifier for the user.</param>
+        /// <param name="cancellationToken">Cancels the call, including any wait between attempts.</param>
+        /// <returns>The pause as it is now: not paused.</returns>
+        /// <exception cref="ArgumentException"><paramref name="userId"/> is null or empty.</exception>
+        /// <exception cref="EncrypxonException">The API answered with an error: its problem details (e.g. 404 <c>not-found</c>, 400 <c>invalid-request</c>).</exception>
+        /// <exception cref="EncrypxonConnectionException">The API could not be reached, after any retries, or an attempt timed out.</exception>
+        /// <exception cref="EncrypxonClientException">The answer is not what the API sends (not JSON, a field missing).</exception>
+        /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
         public async Task<UserPause> ClearUserPauseAsync(string userId, CancellationToken cancellationToken = default(CancellationToken))
         {
             var j = await SendAsync("DELETE", "/v1/users/" + Segment(userId, nameof(userId)) + "/pause", null, null, 0, cancellationToken)
@@ -236,6 +307,14 @@ namespace Encrypxon
         // ── Challenges ──────────────────────────────────────────────────────────────────────────────
 
         /// <summary><c>POST /v1/challenges</c>. Never retried automatically: a retry would push a second prompt.</summary>
+        /// <param name="request">Whom to ask, and what the phone shows.</param>
+        /// <param name="cancellationToken">Cancels the call, including any wait between attempts.</param>
+        /// <returns>The pending challenge (decided already, if the call waited for the answer), with the number of devices asked.</returns>
+        /// <exception cref="ArgumentNullException"><paramref name="request"/> is null.</exception>
+        /// <exception cref="EncrypxonException">The API answered with an error: its problem details (e.g. 404 <c>not-found</c>, 400 <c>invalid-request</c>).</exception>
+        /// <exception cref="EncrypxonConnectionException">The API could not be reached, after any retries, or an attempt timed out.</exception>
+        /// <exception cref="EncrypxonClientException">The answer is not what the API sends (not JSON, a field missing).</exception>
+        /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
         public async Task<CreatedChallenge> CreateChallengeAsync(CreateChallengeRequest request, CancellationToken cancellationToken = default(CancellationToken))
         {
             if (request == null) throw new ArgumentNullException(nameof(request));
@@ -245,6 +324,15 @@ namespace Encrypxon
         }
 
         /// <summary><c>GET /v1/challenges/{id}</c>, optionally waiting up to <paramref name="wait"/> (≤ 25 s) for a change.</summary>
+        /// <param name="challengeId">The challenge (<c>chl_…</c>).</param>
+        /// <param name="wait">How long the server may hold the call for a change: up to 25 s (longer is capped, negative is 0); null answers at once.</param>
+        /// <param name="cancellationToken">Cancels the call, including any wait between attempts.</param>
+        /// <returns>The challenge as it is now (or when it changed during the wait).</returns>
+        /// <exception cref="ArgumentException"><paramref name="challengeId"/> is null or empty.</exception>
+        /// <exception cref="EncrypxonException">The API answered with an error: its problem details (e.g. 404 <c>not-found</c>, 400 <c>invalid-request</c>).</exception>
+        /// <exception cref="EncrypxonConnectionException">The API could not be reached, after any retries, or an attempt timed out.</exception>
+        /// <exception cref="EncrypxonClientException">The answer is not what the API sends (not JSON, a field missing).</exception>
+        /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
         public async Task<Challenge> GetChallengeAsync(string challengeId, TimeSpan? wait = null, CancellationToken cancellationToken = default(CancellationToken))
         {
             var seconds = WaitSeconds(wait);
@@ -258,6 +346,15 @@ namespace Encrypxon
         /// just past a challenge's default lifetime) has passed; returns the last state seen, so check
         /// <see cref="Challenge.Status"/>.
         /// </summary>
+        /// <param name="challengeId">The challenge (<c>chl_…</c>).</param>
+        /// <param name="timeout">How long to keep polling in all; null for 130 s.</param>
+        /// <param name="cancellationToken">Cancels the call, including any wait between attempts.</param>
+        /// <returns>The last state seen: check <see cref="Challenge.Status"/>, still Pending if the time ran out.</returns>
+        /// <exception cref="ArgumentException"><paramref name="challengeId"/> is null or empty.</exception>
+        /// <exception cref="EncrypxonException">The API answered with an error: its problem details (e.g. 404 <c>not-found</c>, 400 <c>invalid-request</c>).</exception>
+        /// <exception cref="EncrypxonConnectionException">The API could not be reached, after any retries, or an attempt timed out.</exception>
+        /// <exception cref="EncrypxonClientException">The answer is not what the API sends (not JSON, a field missing).</exception>
+        /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
         public Task<Challenge> WaitForResultAsync(string challengeId, TimeSpan? timeout = null, CancellationToken cancellationToken = default(CancellationToken))
         {
             Segment(challengeId, nameof(challengeId));
@@ -266,6 +363,14 @@ namespace Encrypxon
         }
 
         /// <summary><c>DELETE /v1/challenges/{id}</c>.</summary>
+        /// <param name="challengeId">The challenge (<c>chl_…</c>).</param>
+        /// <param name="cancellationToken">Cancels the call, including any wait between attempts.</param>
+        /// <returns>The cancelled challenge.</returns>
+        /// <exception cref="ArgumentException"><paramref name="challengeId"/> is null or empty.</exception>
+        /// <exception cref="EncrypxonException">The API answered with an error: its problem details (e.g. 404 <c>not-found</c>, 400 <c>invalid-request</c>).</exception>
+        /// <exception cref="EncrypxonConnectionException">The API could not be reached, after any retries, or an attempt timed out.</exception>
+        /// <exception cref="EncrypxonClientException">The answer is not what the API sends (not JSON, a field missing).</exception>
+        /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
         public async Task<Challenge> CancelChallengeAsync(string challengeId, CancellationToken cancellationToken = default(CancellationToken))
         {
             var j = await SendAsync("DELETE", "/v1/challenges/" + Segment(challengeId, nameof(challengeId)), null, null, 0, cancellationToken)
@@ -276,6 +381,12 @@ namespace Encrypxon
         // ── Settings ────────────────────────────────────────────────────────────────────────────────
 
         /// <summary><c>GET /v1/settings</c>: the number-matching default, fraud auto-pause and rate limits.</summary>
+        /// <param name="cancellationToken">Cancels the call, including any wait between attempts.</param>
+        /// <returns>The application's settings.</returns>
+        /// <exception cref="EncrypxonException">The API answered with an error: its problem details (e.g. 404 <c>not-found</c>, 400 <c>invalid-request</c>).</exception>
+        /// <exception cref="EncrypxonConnectionException">The API could not be reached, after any retries, or an attempt timed out.</exception>
+        /// <exception cref="EncrypxonClientException">The answer is not what the API sends (not JSON, a field missing).</exception>
+        /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
         public async Task<Settings> GetSettingsAsync(CancellationToken cancellationToken = default(CancellationToken))
         {
             var j = await SendAsync("GET", "/v1/settings", null, null, 0, cancellationToken).ConfigureAwait(false);
@@ -286,6 +397,14 @@ namespace Encrypxon
         /// <c>PATCH /v1/settings</c>: changes only what is set in <paramref name="update"/> and returns the effective
         /// settings. Retried like a GET: applying the same change twice leaves the same settings.
         /// </summary>
+        /// <param name="update">What to change; null members are not sent and stay as they are.</param>
+        /// <param name="cancellationToken">Cancels the call, including any wait between attempts.</param>
+        /// <returns>The effective settings after the change.</returns>
+        /// <exception cref="ArgumentNullException"><paramref name="update"/> is null.</exception>
+        /// <exception cref="EncrypxonException">The API answered with an error: its problem details (e.g. 404 <c>not-found</c>, 400 <c>invalid-request</c>).</exception>
+        /// <exception cref="EncrypxonConnectionException">The API could not be reached, after any retries, or an attempt timed out.</exception>
+        /// <exception cref="EncrypxonClientException">The answer is not what the API sends (not JSON, a field missing).</exception>
+        /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
         public async Task<Settings> UpdateSettingsAsync(SettingsUpdate update, CancellationToken cancellationToken = default(CancellationToken))
         {
             if (update == null) throw new ArgumentNullException(nameof(update));
@@ -299,6 +418,14 @@ namespace Encrypxon
         /// <c>POST /v1/webhooks</c>: keep the returned <see cref="WebhookEndpointWithSecret.Secret"/> (shown only here)
         /// to verify deliveries. Not retried automatically, like every POST.
         /// </summary>
+        /// <param name="request">Where events go, and which.</param>
+        /// <param name="cancellationToken">Cancels the call, including any wait between attempts.</param>
+        /// <returns>The endpoint with its signing secret.</returns>
+        /// <exception cref="ArgumentNullException"><paramref name="request"/> is null.</exception>
+        /// <exception cref="EncrypxonException">The API answered with an error: its problem details (e.g. 404 <c>not-found</c>, 400 <c>invalid-request</c>).</exception>
+        /// <exception cref="EncrypxonConnectionException">The API could not be reached, after any retries, or an attempt timed out.</exception>
+        /// <exception cref="EncrypxonClientException">The answer is not what the API sends (not JSON, a field missing).</exception>
+        /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
         public async Task<WebhookEndpointWithSecret> CreateWebhookAsync(CreateWebhookRequest request, CancellationToken cancellationToken = default(CancellationToken))
         {
             if (request == null) throw new ArgumentNullException(nameof(request));
@@ -307,6 +434,12 @@ namespace Encrypxon
         }
 
         /// <summary><c>GET /v1/webhooks</c>: the application's endpoints, without secrets.</summary>
+        /// <param name="cancellationToken">Cancels the call, including any wait between attempts.</param>
+        /// <returns>Every endpoint, active and deleted.</returns>
+        /// <exception cref="EncrypxonException">The API answered with an error: its problem details (e.g. 404 <c>not-found</c>, 400 <c>invalid-request</c>).</exception>
+        /// <exception cref="EncrypxonConnectionException">The API could not be reached, after any retries, or an attempt timed out.</exception>
+        /// <exception cref="EncrypxonClientException">The answer is not what the API sends (not JSON, a field missing).</exception>
+        /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
         public async Task<IReadOnlyList<WebhookEndpoint>> ListWebhooksAsync(CancellationToken cancellationToken = default(CancellationToken))
         {
             var j = await SendAsync("GET", "/v1/webhooks", null, null, 0, cancellationToken).ConfigureAwait(false);
@@ -314,6 +447,14 @@ namespace Encrypxon
         }
 
         /// <summary><c>GET /v1/webhooks/{id}</c>.</summary>
+        /// <param name="webhookId">The endpoint (<c>whk_…</c>).</param>
+        /// <param name="cancellationToken">Cancels the call, including any wait between attempts.</param>
+        /// <returns>The endpoint, without its secret.</returns>
+        /// <exception cref="ArgumentException"><paramref name="webhookId"/> is null or empty.</exception>
+        /// <exception cref="EncrypxonException">The API answered with an error: its problem details (e.g. 404 <c>not-found</c>, 400 <c>invalid-request</c>).</exception>
+        /// <exception cref="EncrypxonConnectionException">The API could not be reached, after any retries, or an attempt timed out.</exception>
+        /// <exception cref="EncrypxonClientException">The answer is not what the API sends (not JSON, a field missing).</exception>
+        /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
         public async Task<WebhookEndpoint> GetWebhookAsync(string webhookId, CancellationToken cancellationToken = default(CancellationToken))
         {
             var j = await SendAsync("GET", "/v1/webhooks/" + Segment(webhookId, nameof(webhookId)), null, null, 0, cancellationToken)
@@ -322,6 +463,14 @@ namespace Encrypxon
         }
 
         /// <summary><c>DELETE /v1/webhooks/{id}</c>: no more events; its pending deliveries are cancelled.</summary>
+        /// <param name="webhookId">The endpoint (<c>whk_…</c>).</param>
+        /// <param name="cancellationToken">Cancels the call, including any wait between attempts.</param>
+        /// <returns>The endpoint, now <c>disabled</c>.</returns>
+        /// <exception cref="ArgumentException"><paramref name="webhookId"/> is null or empty.</exception>
+        /// <exception cref="EncrypxonException">The API answered with an error: its problem details (e.g. 404 <c>not-found</c>, 400 <c>invalid-request</c>).</exception>
+        /// <exception cref="EncrypxonConnectionException">The API could not be reached, after any retries, or an attempt timed out.</exception>
+        /// <exception cref="EncrypxonClientException">The answer is not what the API sends (not JSON, a field missing).</exception>
+        /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
         public async Task<WebhookEndpoint> DeleteWebhookAsync(string webhookId, CancellationToken cancellationToken = default(CancellationToken))
         {
             var j = await SendAsync("DELETE", "/v1/webhooks/" + Segment(webhookId, nameof(webhookId)), null, null, 0, cancellationToken)
@@ -333,6 +482,15 @@ namespace Encrypxon
         /// <c>POST /v1/webhooks/{id}/rotate-secret</c>: a new secret; the previous one keeps signing alongside it for
         /// <paramref name="previousSecretExpiresIn"/> (default 24 h; zero stops it at once).
         /// </summary>
+        /// <param name="webhookId">The endpoint (<c>whk_…</c>).</param>
+        /// <param name="previousSecretExpiresIn">How long the old secret keeps signing alongside the new one (whole seconds, at most 7 days); null for the server's default, 24 h.</param>
+        /// <param name="cancellationToken">Cancels the call, including any wait between attempts.</param>
+        /// <returns>The endpoint with its new secret.</returns>
+        /// <exception cref="ArgumentException"><paramref name="webhookId"/> is null or empty.</exception>
+        /// <exception cref="EncrypxonException">The API answered with an error: its problem details (e.g. 404 <c>not-found</c>, 400 <c>invalid-request</c>).</exception>
+        /// <exception cref="EncrypxonConnectionException">The API could not be reached, after any retries, or an attempt timed out.</exception>
+        /// <exception cref="EncrypxonClientException">The answer is not what the API sends (not JSON, a field missing).</exception>
+        /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
         public async Task<WebhookEndpointWithSecret> RotateWebhookSecretAsync(string webhookId, TimeSpan? previousSecretExpiresIn = null,
             CancellationToken cancellationToken = default(CancellationToken))
         {
@@ -345,6 +503,13 @@ namespace Encrypxon
         }
 
         /// <summary><c>GET /v1/webhooks/deliveries</c>: one page of the delivery log, newest first.</summary>
+        /// <param name="query">Filters and paging; null for the first page of every delivery.</param>
+        /// <param name="cancellationToken">Cancels the call, including any wait between attempts.</param>
+        /// <returns>One page of deliveries.</returns>
+        /// <exception cref="EncrypxonException">The API answered with an error: its problem details (e.g. 404 <c>not-found</c>, 400 <c>invalid-request</c>).</exception>
+        /// <exception cref="EncrypxonConnectionException">The API could not be reached, after any retries, or an attempt timed out.</exception>
+        /// <exception cref="EncrypxonClientException">The answer is not what the API sends (not JSON, a field missing).</exception>
+        /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
         public async Task<WebhookDeliveryPage> ListWebhookDeliveriesAsync(WebhookDeliveryQuery query = null, CancellationToken cancellationToken = default(CancellationToken))
         {
             var q = query ?? new WebhookDeliveryQuery();
@@ -360,6 +525,14 @@ namespace Encrypxon
         }
 
         /// <summary><c>POST /v1/webhooks/deliveries/{id}/resend</c>: the same event again, as a new delivery.</summary>
+        /// <param name="deliveryId">The delivery (<c>whd_…</c>).</param>
+        /// <param name="cancellationToken">Cancels the call, including any wait between attempts.</param>
+        /// <returns>The new, pending delivery.</returns>
+        /// <exception cref="ArgumentException"><paramref name="deliveryId"/> is null or empty.</exception>
+        /// <exception cref="EncrypxonException">The API answered with an error: its problem details (e.g. 404 <c>not-found</c>, 400 <c>invalid-request</c>).</exception>
+        /// <exception cref="EncrypxonConnectionException">The API could not be reached, after any retries, or an attempt timed out.</exception>
+        /// <exception cref="EncrypxonClientException">The answer is not what the API sends (not JSON, a field missing).</exception>
+        /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
         public async Task<WebhookDelivery> ResendWebhookDeliveryAsync(string deliveryId, CancellationToken cancellationToken = default(CancellationToken))
         {
             var j = await SendAsync("POST", "/v1/webhooks/deliveries/" + Segment(deliveryId, nameof(deliveryId)) + "/resend", null, null, 0, cancellationToken)
@@ -370,6 +543,13 @@ namespace Encrypxon
         // ── Audit ───────────────────────────────────────────────────────────────────────────────────
 
         /// <summary><c>GET /v1/audit</c>: one page, newest first.</summary>
+        /// <param name="query">Filters and paging; null for the first page of every event.</param>
+        /// <param name="cancellationToken">Cancels the call, including any wait between attempts.</param>
+        /// <returns>One page of events.</returns>
+        /// <exception cref="EncrypxonException">The API answered with an error: its problem details (e.g. 404 <c>not-found</c>, 400 <c>invalid-request</c>).</exception>
+        /// <exception cref="EncrypxonConnectionException">The API could not be reached, after any retries, or an attempt timed out.</exception>
+        /// <exception cref="EncrypxonClientException">The answer is not what the API sends (not JSON, a field missing).</exception>
+        /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
         public async Task<AuditPage> ListAuditAsync(AuditQuery query = null, CancellationToken cancellationToken = default(CancellationToken))
         {
             var q = query ?? new AuditQuery();
@@ -391,6 +571,13 @@ namespace Encrypxon
         /// application's audit hash chain and names the first broken link. Follow
         /// <see cref="AuditVerification.NextCursor"/> while <see cref="AuditVerification.HasMore"/>.
         /// </summary>
+        /// <param name="query">Where to start and how many events to check; null for the service's default from the first event.</param>
+        /// <param name="cancellationToken">Cancels the call, including any wait between attempts.</param>
+        /// <returns>The verdict on one stretch.</returns>
+        /// <exception cref="EncrypxonException">The API answered with an error: its problem details (e.g. 404 <c>not-found</c>, 400 <c>invalid-request</c>).</exception>
+        /// <exception cref="EncrypxonConnectionException">The API could not be reached, after any retries, or an attempt timed out.</exception>
+        /// <exception cref="EncrypxonClientException">The answer is not what the API sends (not JSON, a field missing).</exception>
+        /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
         public async Task<AuditVerification> VerifyAuditAsync(AuditVerifyQuery query = null, CancellationToken cancellationToken = default(CancellationToken))
         {
             var q = query ?? new AuditVerifyQuery();
@@ -402,6 +589,10 @@ namespace Encrypxon
         }
 
         /// <summary>Every page from <see cref="AuditQuery.Cursor"/> on (<see cref="AuditQuery.Limit"/> is the page size), fetched as read.</summary>
+        /// <param name="query">Filters, the page size and the cursor to start from; null for every event, pages of the server's default size.</param>
+        /// <param name="cancellationToken">Cancels the reading (combined with a token given to <see cref="AsyncStream{T}.GetAsyncEnumerator"/>).</param>
+        /// <returns>A stream that fetches the next page as it is read.</returns>
+        /// <remarks>Nothing is fetched until the stream is read; its <see cref="AsyncStreamEnumerator{T}.MoveNextAsync"/> throws what <see cref="ListAuditAsync"/> throws.</remarks>
         public AsyncStream<AuditPage> GetAuditPagesAsync(AuditQuery query = null, CancellationToken cancellationToken = default(CancellationToken))
         {
             var q = query ?? new AuditQuery();
@@ -424,6 +615,10 @@ namespace Encrypxon
         /// Every matching event, newest first, fetching pages as the loop goes:
         /// <c>await foreach</c> in C# 8+, <see cref="AsyncStream{T}.ForEachAsync"/> in C# 7.
         /// </summary>
+        /// <param name="query">Filters, the page size and the cursor to start from; null for every event.</param>
+        /// <param name="cancellationToken">Cancels the reading (combined with a token given to <see cref="AsyncStream{T}.GetAsyncEnumerator"/>).</param>
+        /// <returns>A stream of events that fetches the next page as it is read.</returns>
+        /// <remarks>Nothing is fetched until the stream is read; its <see cref="AsyncStreamEnumerator{T}.MoveNextAsync"/> throws what <see cref="ListAuditAsync"/> throws.</remarks>
         public AsyncStream<AuditEvent> GetAuditEventsAsync(AuditQuery query = null, CancellationToken cancellationToken = default(CancellationToken))
         {
             var pages = GetAuditPagesAsync(query);
@@ -441,6 +636,13 @@ namespace Encrypxon
         /// <see cref="AuditVerification.Checked"/> summed over all of them. Keep <see cref="AuditVerification.Head"/>'s
         /// hash to pass to <see cref="VerifyAuditOfflineAsync"/> later.
         /// </summary>
+        /// <param name="limit">Events to check per call, 1–10 000; null for the service's default (2000).</param>
+        /// <param name="cancellationToken">Cancels the call, including any wait between attempts.</param>
+        /// <returns>The first broken stretch, or the last stretch with the total checked.</returns>
+        /// <exception cref="EncrypxonException">The API answered with an error: its problem details (e.g. 404 <c>not-found</c>, 400 <c>invalid-request</c>).</exception>
+        /// <exception cref="EncrypxonConnectionException">The API could not be reached, after any retries, or an attempt timed out.</exception>
+        /// <exception cref="EncrypxonClientException">The answer is not what the API sends (not JSON, a field missing).</exception>
+        /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
         public async Task<AuditVerification> VerifyAuditChainAsync(int? limit = null, CancellationToken cancellationToken = default(CancellationToken))
         {
             string cursor = null;
@@ -465,6 +667,14 @@ namespace Encrypxon
         /// a <see cref="AuditChainHead.Hash"/> kept from an earlier verification, it also checks that hash is
         /// still in the chain (else <c>known_hash_missing</c>: history before it was rewritten).
         /// </summary>
+        /// <param name="pageSize">Events per <c>GET /v1/audit</c> page, 1–200; null for 200.</param>
+        /// <param name="knownHash">A <see cref="AuditChainHead.Hash"/> kept from an earlier verification, to find in the chain; null to skip that check.</param>
+        /// <param name="cancellationToken">Cancels the call, including any wait between attempts.</param>
+        /// <returns>Ok with the events checked, or the first broken link.</returns>
+        /// <exception cref="EncrypxonException">The API answered with an error: its problem details (e.g. 404 <c>not-found</c>, 400 <c>invalid-request</c>).</exception>
+        /// <exception cref="EncrypxonConnectionException">The API could not be reached, after any retries, or an attempt timed out.</exception>
+        /// <exception cref="EncrypxonClientException">The answer is not what the API sends (not JSON, a field missing).</exception>
+        /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
         public async Task<AuditChainResult> VerifyAuditOfflineAsync(int? pageSize = null, string knownHash = null,
             CancellationToken cancellationToken = default(CancellationToken))
         {

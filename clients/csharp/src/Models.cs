@@ -538,6 +538,8 @@ namespace Encrypxon
         /// <summary>
         /// Extra facts, as parsed JSON: values are string, long, double, bool, null,
         /// <see cref="IReadOnlyList{T}"/> of object or <see cref="IReadOnlyDictionary{TKey,TValue}"/> of string to object.
+        /// Null when the event has none (<c>"detail": null</c>); null and an empty dictionary hash differently in the
+        /// audit chain, so keep the difference when you store events to verify later.
         /// </summary>
         public IReadOnlyDictionary<string, object> Detail { get; set; }
 
