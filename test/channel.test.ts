@@ -301,6 +301,8 @@ describe("hibernation", () => {
     const device = await enrollDevice(app, "alice");
     const { inbox } = await connect(device);
     expect((await call("DELETE", `/v1/devices/${device.deviceId}`, { key: app.apiKey })).status).toBe(200);
+    // Said in a message first: a quiet socket can take seconds to see the close itself.
+    expect(await inbox.next((m) => m.type === "device.revoked")).toEqual({ type: "device.revoked" });
     expect((await inbox.whenClosed()).code).toBe(CLOSE_REVOKED);
   });
 
@@ -309,6 +311,7 @@ describe("hibernation", () => {
     const device = await enrollDevice(app, "alice");
     const { inbox } = await connect(device);
     expect((await call("DELETE", "/v1/device", { token: device.token })).status).toBe(204);
+    expect(await inbox.next((m) => m.type === "device.revoked")).toEqual({ type: "device.revoked" });
     expect((await inbox.whenClosed()).code).toBe(CLOSE_REVOKED);
   });
 });

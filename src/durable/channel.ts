@@ -24,6 +24,14 @@ export interface HelloEvent {
   pending: { id: string; expires_at: string }[];
 }
 
+/**
+ * Sent right before the close with code 4001: clients act on it at once, since the runtime can take
+ * seconds to deliver the close itself to a socket that has been quiet.
+ */
+export interface RevokedEvent {
+  type: "device.revoked";
+}
+
 /** Kept with each socket through hibernation (serializeAttachment: small, structured-clonable). */
 interface Attachment {
   deviceId: string;
@@ -104,7 +112,10 @@ export class DeviceChannel extends DurableObject<Env> {
   /** Closes every socket of the device (it was revoked); returns how many were open. */
   async disconnect(deviceId: string, code = CLOSE_REVOKED, reason = "device revoked"): Promise<number> {
     const sockets = this.ctx.getWebSockets(deviceId);
-    for (const ws of sockets) safeClose(ws, code, reason);
+    for (const ws of sockets) {
+      if (code === CLOSE_REVOKED) safeSend(ws, REVOKED_EVENT);
+      safeClose(ws, code, reason);
+    }
     return sockets.length;
   }
 
@@ -150,6 +161,7 @@ export class DeviceChannel extends DurableObject<Env> {
       .bind(a.deviceId, a.appId)
       .first<{ status: string }>();
     if (device?.status !== "active") {
+      safeSend(ws, REVOKED_EVENT);
       safeClose(ws, CLOSE_REVOKED, "device revoked");
       return null;
     }
@@ -160,6 +172,16 @@ export class DeviceChannel extends DurableObject<Env> {
       device_id: a.deviceId,
       pending: rows.map((r) => ({ id: r.id, expires_at: new Date(r.expires_at).toISOString() })),
     };
+  }
+}
+
+const REVOKED_EVENT = JSON.stringify({ type: "device.revoked" } satisfies RevokedEvent);
+
+function safeSend(ws: WebSocket, text: string): void {
+  try {
+    ws.send(text);
+  } catch {
+    // closing or closed
   }
 }
 

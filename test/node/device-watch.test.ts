@@ -188,4 +188,19 @@ describe("watch", () => {
     expect(opened()).toBe(1);
     expect(events).toEqual([{ event: "revoked" }]);
   });
+
+  it("ends on the server's device.revoked message without waiting for the close to arrive", async () => {
+    const events: WatchEvent[] = [];
+    let socket: FakeSocket | undefined;
+    const { client, opened } = fakeClient(new Set(), (s) => {
+      socket = s;
+      s.message({ type: "hello", device_id: "dev_test", pending: [] });
+      // The message only: the close frame is slow on a quiet socket, so it is not sent here at all.
+      s.message({ type: "device.revoked" });
+    });
+    expect(await watch(client, { onEvent: (e) => events.push(e), initialBackoffMs: 1 })).toBe("revoked");
+    expect(opened()).toBe(1);
+    expect(events).toEqual([{ event: "connected", device_id: "dev_test", pending: 0 }, { event: "revoked" }]);
+    expect(socket?.readyState).toBe(3);
+  });
 });

@@ -137,6 +137,10 @@ function connectOnce(
         }
       } else if (msg.type === "challenge.created" && typeof msg.id === "string") {
         handle(msg.id);
+      } else if (msg.type === "device.revoked") {
+        // The close (code 4001) follows, but can take seconds to arrive on a quiet socket: act now.
+        finish({ kind: "revoked" });
+        socket.close(1000, "revoked");
       } else if (msg.type === "challenge.closed" && typeof msg.id === "string") {
         opts.onEvent({
           event: "closed",
