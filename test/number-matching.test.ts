@@ -71,6 +71,26 @@ describe("number matching", () => {
     expect(got.body).toMatchObject({ status: "approved", number_matching: true, match_number: null });
   });
 
+  it("wait_seconds does not hold back the number: the call returns at once, pending, with it", async () => {
+    const app = await createApp();
+    const device = await enrollDevice(app, "pia");
+    const creating = matched(app, "pia", { number_matching: true, wait_seconds: 10 });
+    // The user denies as soon as the prompt shows up: a call still waiting would come back "denied".
+    let id: string | undefined;
+    while (!id) {
+      const list = await call("GET", "/v1/device/challenges", { token: device.token });
+      id = list.body.data[0]?.id;
+    }
+    const deny = await call("POST", `/v1/device/challenges/${id}/response`, {
+      token: device.token,
+      body: { entropy: await entropyFor(device, id), decision: "deny" },
+    });
+    expect(deny.body.status).toBe("denied");
+    const created = await creating;
+    expect(created).toMatchObject({ id, status: "pending", number_matching: true });
+    expect(created.match_number).toMatch(/^[0-9]{2}$/);
+  });
+
   it("a wrong or missing number is a wrong answer; enough of them fail the challenge", async () => {
     const app = await createApp();
     const device = await enrollDevice(app, "pia");

@@ -107,7 +107,11 @@ async function createAdmitted(
       if (result.kind === "cancelled") superseded.push(older);
     }
   }
-  if (body.wait_seconds) view = (await stub.wait(appId, body.wait_seconds * 1000)) ?? view;
+  // With number matching the login page must show the number while the user answers, so the call
+  // returns at once (still pending, with match_number) instead of waiting past the point of use.
+  if (body.wait_seconds && view.matchNumber === null) {
+    view = (await stub.wait(appId, body.wait_seconds * 1000)) ?? view;
+  }
   const extra = body.supersede ? { superseded } : {};
   return json({ ...challengeJson(view), devices: deliveries.length, ...extra }, 201, {
     location: `/v1/challenges/${id}`,
