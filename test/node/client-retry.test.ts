@@ -237,4 +237,25 @@ describe("errors and requests", () => {
     expect(got.status).toBe("pending");
     expect(calls.map((c) => new URL(c.url).searchParams.get("wait"))).toEqual(["25", "5"]);
   });
+
+  it("a signal stops waitForResult at once, mid-poll, without a retry", async () => {
+    const calls: string[] = [];
+    const hanging: typeof fetch = (input, init) => {
+      calls.push(String(input));
+      return new Promise((_, reject) => {
+        init?.signal?.addEventListener("abort", () => reject(init.signal?.reason), { once: true });
+      });
+    };
+    const stop = new AbortController();
+    const waiting = client(hanging, { retries: 3 }).waitForResult("chl_1", { signal: stop.signal });
+    await new Promise((r) => setTimeout(r, 5));
+    stop.abort();
+    const err = await waiting.catch((e: unknown) => e);
+    expect((err as Error).name).toBe("AbortError");
+    expect(err).not.toBeInstanceOf(EncrypxonConnectionError);
+    expect(calls).toHaveLength(1);
+    // Already aborted: no request at all.
+    await expect(client(hanging).waitForEnrollment("enr_1", { signal: stop.signal })).rejects.toThrow();
+    expect(calls).toHaveLength(1);
+  });
 });

@@ -55,6 +55,14 @@ interface CallOptions {
   waitSeconds?: number;
   /** POSTs are retried only when this is set (e.g. the failure happened before the request was sent). */
   idempotent?: boolean;
+  /** Aborts the call (and any retry); it then rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** How long a wait may take, and a signal that stops it early (it then rejects with the signal's reason). */
+export interface WaitOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
 }
 
 const RETRYABLE_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
@@ -100,19 +108,25 @@ export class Encrypxon2FaClient {
   }
 
   /** `GET /v1/enrollments/{id}`, optionally waiting up to `wait` seconds (≤ 25) for it to leave `pending`. */
-  getEnrollment(id: string, options: { wait?: number } = {}): Promise<Enrollment> {
+  getEnrollment(id: string, options: { wait?: number; signal?: AbortSignal } = {}): Promise<Enrollment> {
     return this.#call("GET", `/v1/enrollments/${seg(id)}`, {
       query: { wait: options.wait },
       waitSeconds: options.wait,
+      signal: options.signal,
     });
   }
 
   /**
    * Long-polls until the enrollment is no longer `pending` or `timeoutMs` (default 10 minutes, an
-   * enrollment's default lifetime) has passed; returns the last state seen.
+   * enrollment's default lifetime) has passed; returns the last state seen. `signal` stops the wait.
    */
-  waitForEnrollment(id: string, options: { timeoutMs?: number } = {}): Promise<Enrollment> {
-    return this.#waitLoop((wait) => this.getEnrollment(id, { wait }), options.timeoutMs ?? 600_000);
+  waitForEnrollment(id: string, options: WaitOptions = {}): Promise<Enrollment> {
+    const { signal } = options;
+    return this.#waitLoop(
+      (wait) => this.getEnrollment(id, { wait, signal }),
+      options.timeoutMs ?? 600_000,
+      signal,
+    );
   }
 
   /** `DELETE /v1/enrollments/{id}`: the code stops working. */
@@ -159,19 +173,26 @@ export class Encrypxon2FaClient {
   }
 
   /** `GET /v1/challenges/{id}`, optionally waiting up to `wait` seconds (≤ 25) for a change. */
-  getChallenge(id: string, options: { wait?: number } = {}): Promise<Challenge> {
+  getChallenge(id: string, options: { wait?: number; signal?: AbortSignal } = {}): Promise<Challenge> {
     return this.#call("GET", `/v1/challenges/${seg(id)}`, {
       query: { wait: options.wait },
       waitSeconds: options.wait,
+      signal: options.signal,
     });
   }
 
   /**
    * Long-polls (25 s at a time) until the challenge is decided or `timeoutMs` (default 130 s, just past
    * a challenge's default lifetime) has passed; returns the last state seen, so check `status`.
+   * `signal` stops the wait (the challenge stays open: cancel it with `cancelChallenge`).
    */
-  waitForResult(id: string, options: { timeoutMs?: number } = {}): Promise<Challenge> {
-    return this.#waitLoop((wait) => this.getChallenge(id, { wait }), options.timeoutMs ?? 130_000);
+  waitForResult(id: string, options: WaitOptions = {}): Promise<Challenge> {
+    const { signal } = options;
+    return this.#waitLoop(
+      (wait) => this.getChallenge(id, { wait, signal }),
+      options.timeoutMs ?? 130_000,
+      signal,
+    );
   }
 
   /** `DELETE /v1/challenges/{id}`. */
@@ -330,9 +351,11 @@ export class Encrypxon2FaClient {
   async #waitLoop<T extends { status: string }>(
     poll: (waitSeconds: number) => Promise<T>,
     timeoutMs: number,
+    signal: AbortSignal | undefined,
   ): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
+      signal?.throwIfAborted();
       const left = deadline - Date.now();
       const wait = Math.max(0, Math.min(MAX_WAIT_SECONDS, Math.floor(left / 1000)));
       const state = await poll(wait);
@@ -355,18 +378,23 @@ export class Encrypxon2FaClient {
     }
     const idempotent = method === "GET" || method === "DELETE" || options.idempotent === true;
     const timeout = this.#timeoutMs + (options.waitSeconds ?? 0) * 1000;
+    const stop = options.signal;
 
     for (let attempt = 0; ; attempt++) {
+      stop?.throwIfAborted();
       const canRetry = idempotent && attempt < this.#retries;
+      const perAttempt = AbortSignal.timeout(timeout);
       let response: Response;
       try {
         response = await this.#fetch(url.toString(), {
           method,
           headers,
           body,
-          signal: AbortSignal.timeout(timeout),
+          signal: stop ? AbortSignal.any([stop, perAttempt]) : perAttempt,
         });
       } catch (err) {
+        // Stopped by the caller: not a connection problem, and not retried.
+        stop?.throwIfAborted();
         if (!canRetry) throw new EncrypxonConnectionError(label, err, this.baseUrl);
         await sleep(this.#backoff(attempt, null));
         continue;
