@@ -157,7 +157,8 @@ async function main(argv) {
       : target.t.remote
         ? "the deployed database"
         : `local state${target.t.persistTo ? ` in ${target.t.persistTo}` : ""}`;
-  const appOf = () => checkId(APP_ID, v.app, "--app");
+  // Through the admin API a key is addressed under its application (the local commands find it alone).
+  const appOf = () => checkId(APP_ID, v.app, "--app (with --url)");
   const grace = v.grace === undefined ? undefined : Number(v.grace);
   if (grace !== undefined && !/^\d+$/.test(v.grace ?? ""))
     throw new UsageError("--grace must be a whole number of seconds");
@@ -262,7 +263,7 @@ async function main(argv) {
       process.stdout.write(
         `Revoked ${key.key_id} (${key.prefix}…) of ${key.app_id} at ${key.revoked_at}.\n` +
           (remote
-            ? "Its KV cache entry is deleted; other Cloudflare locations may still accept it for up to a minute.\n"
+            ? "Its KV cache entry is deleted; other Cloudflare locations may still accept it until their cached copy expires (at most 300 s plus KV's propagation; docs/storage.md).\n"
             : "Its KV cache entry is deleted: the local Worker rejects it from now on.\n"),
       );
       return;

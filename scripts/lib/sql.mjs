@@ -31,6 +31,7 @@ export class UsageError extends Error {
  * @returns {string}
  */
 export function checkId(shape, value, what) {
+  if (value === undefined || value === "") throw new UsageError(`${what} is required`);
   if (typeof value !== "string" || !shape.test(value)) {
     throw new UsageError(`${what} must be an id like ${shape === APP_ID ? "app_" : "key_"}<26 characters>`);
   }
