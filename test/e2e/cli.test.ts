@@ -25,6 +25,12 @@ afterAll(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
+const lines = (text: string) =>
+  text
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
 const env = () => ({ ...process.env, ENCRYPXON_URL: server.baseUrl, ENCRYPXON_API_KEY: server.apiKey });
 
 /** Starts the CLI; `until(re)` resolves with the output so far once it matches. */
@@ -83,7 +89,11 @@ describe("encrypxon CLI", () => {
       }
       await phone.respond(pending ?? "", decision);
       expect(await cli.exit, cli.err()).toBe(code);
-      expect(JSON.parse(cli.out())).toMatchObject({ id: pending, status: word });
+      // JSON lines: the challenge as created, then its outcome.
+      const [created, outcome, ...rest] = lines(cli.out());
+      expect(created).toMatchObject({ id: pending, status: "pending", devices: 1, match_number: null });
+      expect(outcome).toMatchObject({ id: pending, status: word });
+      expect(rest).toEqual([]);
     }
   });
 
@@ -123,5 +133,35 @@ describe("encrypxon CLI", () => {
     await cli.until(new RegExp(`enrollment\\.created\\s+pending\\s+zed\\s+${e.id}`));
     cli.child.kill("SIGTERM");
     await cli.exit;
+  });
+
+  test("enroll --json prints the enrollment before it waits, the outcome when the phone is done", async () => {
+    const cli = start("enroll", "erin", "--json");
+    await cli.until(/\n/);
+    const [created] = lines(cli.out());
+    expect(created).toMatchObject({ status: "pending", user_id: "erin", expires_at: expect.any(String) });
+    const png = await fetch(String(created?.qr_png_url));
+    expect(png.headers.get("content-type")).toBe("image/png");
+    const svg = await fetch(String(created?.qr_svg_url));
+    expect(svg.status).toBe(200);
+    const erin = await DeviceClient.enroll(String(created?.enrollment_uri), {
+      store: new DeviceStore(path.join(tmp, "erin")),
+    });
+    expect(await cli.exit, cli.err()).toBe(0);
+    expect(lines(cli.out())).toEqual([
+      created,
+      expect.objectContaining({ id: created?.id, status: "completed", device_id: erin.deviceId }),
+    ]);
+  });
+
+  test("challenge --number-matching shows the number before it waits; the phone types it", async () => {
+    const cli = start("challenge", "alice", "--number-matching");
+    const [, number] = await cli.until(/Type (\d\d) on the phone to approve this login\./);
+    await cli.until(/waiting for alice…/);
+    const [listed] = (await phone.listChallenges()).challenges;
+    expect(listed?.number_matching).toBe(true);
+    await phone.respond(listed?.id ?? "", "approve", { number: number ?? "" });
+    expect(await cli.exit, cli.err()).toBe(0);
+    expect(cli.out()).toMatch(/\napproved\n$/);
   });
 });

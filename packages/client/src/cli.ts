@@ -7,13 +7,14 @@ import { parseArgs } from "node:util";
 import { renderUnicodeCompact } from "uqr";
 import { Encrypxon2FaClient } from "./client.js";
 import { EncrypxonClientError, EncrypxonError } from "./errors.js";
-import type { AuditEvent, ChallengeContext } from "./types.js";
+import type { AuditEvent, ChallengeContext, CreatedEnrollment } from "./types.js";
 
 export const HELP = `encrypxon: call the Encrypxon 2FA API as an application
 
 Usage:
   encrypxon enroll <user-id> [--label L] [--ttl S] [--no-wait]
   encrypxon challenge <user-id> [--title T] [--message M] [--ip IP] [--timeout S]
+                      [--number-matching | --no-number-matching]
   encrypxon status <enr_…|chl_…>
   encrypxon cancel <enr_…|chl_…>
   encrypxon devices <user-id>
@@ -28,8 +29,12 @@ Options:
   --json        machine-readable JSON on stdout
   -h, --help    show this help
 
-enroll draws the QR code in the terminal and waits (up to the enrollment's lifetime) for the phone;
-challenge waits for the answer and exits 0 only if it was approved (2 if denied, expired, …);
+enroll draws the QR code in the terminal and waits (up to the enrollment's lifetime) for the phone.
+challenge shows the number to type on the phone when number matching is on (the app's setting, or
+--number-matching), waits for the answer and exits 0 only if it was approved (2 if denied, expired,
+...).
+With --json, enroll and challenge print two JSON lines: what was created (the enrollment_uri and QR
+URLs, or the challenge with match_number) at once, then the final state when the wait ends.
 audit --follow keeps printing new events until interrupted. audit verify has the service check the
 audit hash chain (--limit events per call), or with --offline downloads the trail and checks it here;
 it exits 0 if the chain is intact, 2 if a link is broken (naming the event).
@@ -95,6 +100,8 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         message: { type: "string" },
         ip: { type: "string" },
         timeout: { type: "string" },
+        "number-matching": { type: "boolean" },
+        "no-number-matching": { type: "boolean" },
         user: { type: "string" },
         type: { type: "string" },
         outcome: { type: "string" },
@@ -137,30 +144,27 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
       case "enroll": {
         const userId = need("a user id");
         const ttl = num(o.ttl, "ttl");
-        const e = await client.createEnrollment({
-          user_id: userId,
-          ...(o.label !== undefined && { user_label: o.label }),
-          ...(ttl !== undefined && { ttl_seconds: ttl }),
-        });
-        if (!o.json) {
-          io.stdout(`${renderUnicodeCompact(e.enrollment_uri, { ecc: "M", border: 2 })}\n`);
-          io.stdout(`Scan with the Encrypxon app (or: npm run device -- enroll '${e.enrollment_uri}')\n`);
-          io.stdout(
-            `enrollment ${e.id} for ${clean(userId)}, expires ${e.expires_at}\nQR image: ${e.qr_svg_url}\n`,
-          );
-        }
-        if (o["no-wait"]) {
-          if (o.json) out("", e);
-          return 0;
-        }
+        const e = withPngUrl(
+          await client.createEnrollment({
+            user_id: userId,
+            ...(o.label !== undefined && { user_label: o.label }),
+            ...(ttl !== undefined && { ttl_seconds: ttl }),
+          }),
+        );
+        // First, whatever the mode: the user needs the code now, not when the wait is over.
+        out(
+          `${renderUnicodeCompact(e.enrollment_uri, { ecc: "M", border: 2 })}\n` +
+            `Scan with the Encrypxon app (or: npm run device -- enroll '${e.enrollment_uri}')\n` +
+            `enrollment ${e.id} for ${clean(userId)}, expires ${e.expires_at}\n` +
+            `QR image: ${e.qr_svg_url}\n          ${e.qr_png_url}\n`,
+          e,
+        );
+        if (o["no-wait"]) return 0;
         if (!o.json) io.stdout("waiting for the phone…\n");
         const done = await client.waitForEnrollment(e.id, {
           timeoutMs: Date.parse(e.expires_at) - Date.now() + 1000,
         });
-        out(`enrollment ${done.status}${done.device_id ? `: device ${done.device_id}` : ""}\n`, {
-          ...e,
-          ...done,
-        });
+        out(`enrollment ${done.status}${done.device_id ? `: device ${done.device_id}` : ""}\n`, done);
         return done.status === "completed" ? 0 : 2;
       }
       case "challenge": {
@@ -169,10 +173,22 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         if (o.title !== undefined) context.title = o.title;
         if (o.message !== undefined) context.message = o.message;
         if (o.ip !== undefined) context.ip = o.ip;
-        const c = await client.createChallenge({ user_id: userId, context });
-        if (!o.json)
-          io.stdout(`challenge ${c.id} sent to ${c.devices} device(s); waiting for ${clean(userId)}…\n`);
         const timeout = num(o.timeout, "timeout");
+        if (o["number-matching"] && o["no-number-matching"]) {
+          throw new UsageError("--number-matching and --no-number-matching exclude each other");
+        }
+        const numberMatching = o["number-matching"] ? true : o["no-number-matching"] ? false : undefined;
+        const c = await client.createChallenge({
+          user_id: userId,
+          context,
+          ...(numberMatching !== undefined && { number_matching: numberMatching }),
+        });
+        // First, whatever the mode: with number matching the user cannot approve without the number.
+        out(
+          `challenge ${c.id} sent to ${c.devices} device(s)\n${c.match_number ? matchBanner(c.match_number) : ""}` +
+            `waiting for ${clean(userId)}…\n`,
+          c,
+        );
         const r = await client.waitForResult(c.id, {
           timeoutMs: timeout !== undefined ? timeout * 1000 : Date.parse(c.expires_at) - Date.now() + 1000,
         });
@@ -269,4 +285,18 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     else throw err;
     return 1;
   }
+}
+
+/** The PNG twin of the enrollment's SVG QR URL (same code, same lifetime). */
+function withPngUrl(e: CreatedEnrollment): CreatedEnrollment & { qr_png_url: string } {
+  const png = new URL(e.qr_svg_url);
+  png.pathname = png.pathname.replace(/\.svg$/, ".png");
+  return { qr_png_url: png.toString(), ...e };
+}
+
+/** The number matching digits, where a person looking at the terminal cannot miss them. */
+function matchBanner(matchNumber: string): string {
+  const text = `  Type ${clean(matchNumber)} on the phone to approve this login.  `;
+  const rule = "─".repeat(text.length);
+  return `\n  ┌${rule}┐\n  │${text}│\n  └${rule}┘\n\n`;
 }
