@@ -164,4 +164,29 @@ describe("encrypxon CLI", () => {
     expect(await cli.exit, cli.err()).toBe(0);
     expect(cli.out()).toMatch(/\napproved\n$/);
   });
+
+  test("a challenge nobody waits for any more is cancelled: --timeout and Ctrl-C", async () => {
+    const client = new Encrypxon2FaClient({ apiKey: server.apiKey, baseUrl: server.baseUrl });
+    const timedOut = start("challenge", "alice", "--timeout", "1", "--json");
+    expect(await timedOut.exit, timedOut.err()).toBe(2);
+    const [created, cancelled] = lines(timedOut.out());
+    expect(cancelled).toMatchObject({ id: created?.id, status: "cancelled" });
+    expect(timedOut.err()).toMatch(/timed out after 1 s; the phone can no longer approve/);
+    expect((await client.getChallenge(String(created?.id))).status).toBe("cancelled");
+
+    const interrupted = start("challenge", "alice");
+    const [, id] = await interrupted.until(/challenge (chl_\w+) sent/);
+    await interrupted.until(/waiting for alice…/);
+    interrupted.child.kill("SIGINT");
+    expect(await interrupted.exit, interrupted.err()).toBe(2);
+    expect(interrupted.out()).toContain(`cancelled: interrupted; the phone can no longer approve ${id}`);
+    expect((await client.getChallenge(id ?? "")).status).toBe("cancelled");
+    expect((await phone.listChallenges()).challenges).toEqual([]);
+
+    const kept = start("challenge", "alice", "--timeout", "1", "--keep");
+    const [, keptId] = await kept.until(/challenge (chl_\w+) sent/);
+    expect(await kept.exit).toBe(2);
+    expect((await client.getChallenge(keptId ?? "")).status).toBe("pending");
+    await client.cancelChallenge(keptId ?? "");
+  });
 });

@@ -237,4 +237,53 @@ describe("challenge", () => {
     expect(post?.body?.number_matching).toBe(expected);
     expect(cli.run.stdout.includes("Type 07")).toBe(expected !== false);
   });
+
+  it("cancels the challenge when --timeout runs out, says so and exits 2", async () => {
+    api = new FakeApi();
+    const cli = start(["challenge", "frank", "--timeout", "1"]);
+    expect(await cli.done).toBe(2);
+    expect(api.calls.map((c) => c.method).at(-1)).toBe("DELETE");
+    expect(api.challenge?.status).toBe("cancelled");
+    expect(cli.run.stdout).toMatch(
+      /\ncancelled: timed out after 1 s; the phone can no longer approve chl_1\n$/,
+    );
+  });
+
+  it("--json: the cancelled challenge is the second line, the reason on stderr", async () => {
+    api = new FakeApi();
+    const cli = start(["challenge", "frank", "--timeout", "0", "--json"]);
+    expect(await cli.done).toBe(2);
+    expect(cli.lines().map((l) => l.status)).toEqual(["pending", "cancelled"]);
+    expect(cli.run.stderr).toMatch(/^encrypxon: cancelled: timed out after 0 s/);
+  });
+
+  it("--keep leaves a timed-out challenge open", async () => {
+    api = new FakeApi();
+    const cli = start(["challenge", "frank", "--timeout", "0", "--keep"]);
+    expect(await cli.done).toBe(2);
+    expect(api.calls.some((c) => c.method === "DELETE")).toBe(false);
+    expect(api.challenge?.status).toBe("pending");
+    expect(cli.run.stdout).toMatch(/pending: timed out after 0 s; chl_1 left open \(--keep\)/);
+  });
+
+  it("cancels the challenge when the wait is interrupted (SIGINT/SIGTERM)", async () => {
+    api = new FakeApi();
+    const stop = new AbortController();
+    const cli = start(["challenge", "frank"], stop.signal);
+    await parked(cli.run);
+    expect(cli.run.code).toBeUndefined();
+    stop.abort();
+    expect(await cli.done).toBe(2);
+    expect(api.challenge?.status).toBe("cancelled");
+    expect(cli.run.stdout).toMatch(/cancelled: interrupted; the phone can no longer approve chl_1\n$/);
+    expect(cli.run.stderr).toBe("");
+  });
+
+  it("reports an answer that beat the cancellation (409) as that answer", async () => {
+    api = new FakeApi();
+    api.raceTo = "approved";
+    const cli = start(["challenge", "frank", "--timeout", "0"]);
+    expect(await cli.done).toBe(0);
+    expect(cli.run.stdout).toMatch(/\napproved\n$/);
+  });
 });

@@ -7,13 +7,13 @@ import { parseArgs } from "node:util";
 import { renderUnicodeCompact } from "uqr";
 import { Encrypxon2FaClient } from "./client.js";
 import { EncrypxonClientError, EncrypxonError } from "./errors.js";
-import type { AuditEvent, ChallengeContext, CreatedEnrollment } from "./types.js";
+import type { AuditEvent, Challenge, ChallengeContext, CreatedEnrollment } from "./types.js";
 
 export const HELP = `encrypxon: call the Encrypxon 2FA API as an application
 
 Usage:
   encrypxon enroll <user-id> [--label L] [--ttl S] [--no-wait]
-  encrypxon challenge <user-id> [--title T] [--message M] [--ip IP] [--timeout S]
+  encrypxon challenge <user-id> [--title T] [--message M] [--ip IP] [--timeout S] [--keep]
                       [--number-matching | --no-number-matching]
   encrypxon status <enr_…|chl_…>
   encrypxon cancel <enr_…|chl_…>
@@ -32,7 +32,8 @@ Options:
 enroll draws the QR code in the terminal and waits (up to the enrollment's lifetime) for the phone.
 challenge shows the number to type on the phone when number matching is on (the app's setting, or
 --number-matching), waits for the answer and exits 0 only if it was approved (2 if denied, expired,
-...).
+...). A challenge still pending when --timeout runs out or the wait is interrupted (Ctrl-C) is
+cancelled, so the phone can no longer approve it; --keep leaves it open.
 With --json, enroll and challenge print two JSON lines: what was created (the enrollment_uri and QR
 URLs, or the challenge with match_number) at once, then the final state when the wait ends.
 audit --follow keeps printing new events until interrupted. audit verify has the service check the
@@ -48,6 +49,8 @@ export interface CliIo {
   fetch?: typeof fetch;
   /** For tests of --follow: stop after this many polls. */
   maxPolls?: number;
+  /** Interrupts a challenge's wait (then it is cancelled); without it, SIGINT and SIGTERM do. */
+  signal?: AbortSignal;
 }
 
 class UsageError extends Error {}
@@ -102,6 +105,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         timeout: { type: "string" },
         "number-matching": { type: "boolean" },
         "no-number-matching": { type: "boolean" },
+        keep: { type: "boolean" },
         user: { type: "string" },
         type: { type: "string" },
         outcome: { type: "string" },
@@ -128,6 +132,11 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     const n = Number(v);
     if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a whole number`);
     return n;
+  };
+  /** The last word of a wait that ran out: a line for a person (also on stderr beside --json's). */
+  const ended = (text: string, data: unknown) => {
+    if (o.json) io.stderr(`encrypxon: ${text}\n`);
+    out(`${text}\n`, data);
   };
   const need = (what: string): string => {
     if (!arg) throw new UsageError(`${command} needs ${what}`);
@@ -178,22 +187,44 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
           throw new UsageError("--number-matching and --no-number-matching exclude each other");
         }
         const numberMatching = o["number-matching"] ? true : o["no-number-matching"] ? false : undefined;
-        const c = await client.createChallenge({
-          user_id: userId,
-          context,
-          ...(numberMatching !== undefined && { number_matching: numberMatching }),
+        return await interruptible(io, async (signal) => {
+          const c = await client.createChallenge({
+            user_id: userId,
+            context,
+            ...(numberMatching !== undefined && { number_matching: numberMatching }),
+          });
+          // First, whatever the mode: with number matching the user cannot approve without the number.
+          out(
+            `challenge ${c.id} sent to ${c.devices} device(s)\n${c.match_number ? matchBanner(c.match_number) : ""}` +
+              `waiting for ${clean(userId)}…\n`,
+            c,
+          );
+          let r: Challenge = c;
+          try {
+            r = await client.waitForResult(c.id, {
+              timeoutMs:
+                timeout !== undefined ? timeout * 1000 : Date.parse(c.expires_at) - Date.now() + 1000,
+              signal,
+            });
+          } catch (err) {
+            if (!signal.aborted) throw err;
+          }
+          if (r.status === "pending") {
+            const why = `${signal.aborted ? "interrupted" : "timed out"}${timeout !== undefined && !signal.aborted ? ` after ${timeout} s` : ""}`;
+            if (o.keep) {
+              ended(`pending: ${why}; ${c.id} left open (--keep), the phone can still approve it`, r);
+              return 2;
+            }
+            r = await cancelOrFinal(client, c.id);
+            if (r.status === "cancelled") {
+              ended(`cancelled: ${why}; the phone can no longer approve ${c.id}`, r);
+              return 2;
+            }
+            // Answered in the meantime: that answer stands, reported as usual.
+          }
+          out(`${r.status}${r.reason ? ` (${clean(r.reason)})` : ""}\n`, r);
+          return r.status === "approved" ? 0 : 2;
         });
-        // First, whatever the mode: with number matching the user cannot approve without the number.
-        out(
-          `challenge ${c.id} sent to ${c.devices} device(s)\n${c.match_number ? matchBanner(c.match_number) : ""}` +
-            `waiting for ${clean(userId)}…\n`,
-          c,
-        );
-        const r = await client.waitForResult(c.id, {
-          timeoutMs: timeout !== undefined ? timeout * 1000 : Date.parse(c.expires_at) - Date.now() + 1000,
-        });
-        out(`${r.status}${r.reason ? ` (${clean(r.reason)})` : ""}\n`, r);
-        return r.status === "approved" ? 0 : 2;
       }
       case "status": {
         const id = need("an enr_… or chl_… id");
@@ -299,4 +330,29 @@ function matchBanner(matchNumber: string): string {
   const text = `  Type ${clean(matchNumber)} on the phone to approve this login.  `;
   const rule = "─".repeat(text.length);
   return `\n  ┌${rule}┐\n  │${text}│\n  └${rule}┘\n\n`;
+}
+
+/** Cancels a challenge; if it was decided meanwhile (409), its final state instead. */
+async function cancelOrFinal(client: Encrypxon2FaClient, id: string): Promise<Challenge> {
+  try {
+    return await client.cancelChallenge(id);
+  } catch (err) {
+    if (err instanceof EncrypxonError && err.status === 409) return client.getChallenge(id);
+    throw err;
+  }
+}
+
+/** Runs `body` with a signal that io.signal, or else SIGINT/SIGTERM, aborts. A second Ctrl-C kills. */
+async function interruptible<T>(io: CliIo, body: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  if (io.signal) return body(io.signal);
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  try {
+    return await body(controller.signal);
+  } finally {
+    process.removeListener("SIGINT", stop);
+    process.removeListener("SIGTERM", stop);
+  }
 }
