@@ -189,4 +189,13 @@ describe("encrypxon CLI", () => {
     expect((await client.getChallenge(keptId ?? "")).status).toBe("pending");
     await client.cancelChallenge(keptId ?? "");
   });
+
+  test("an unknown option is one clear line, the usage, exit 2", async () => {
+    for (const args of [["--bogus"], ["challenge", "alice", "--bogus"]]) {
+      const r = await run(process.execPath, [BIN, ...args], { env: env() });
+      expect(r.code).toBe(2);
+      expect(r.stderr.split("\n").slice(0, 2)).toEqual(["encrypxon: unknown option --bogus", "Usage:"]);
+      expect(r.stdout).toBe("");
+    }
+  });
 });

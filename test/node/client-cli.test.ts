@@ -287,3 +287,30 @@ describe("challenge", () => {
     expect(cli.run.stdout).toMatch(/\napproved\n$/);
   });
 });
+
+describe("command-line mistakes: one clear line, the usage, exit 2, no call", () => {
+  it.each([
+    [["--bogus"], "unknown option --bogus"],
+    [["challenge", "frank", "--bogus"], "unknown option --bogus"],
+    [["enroll", "erin", "--follow"], "enroll takes no --follow option"],
+    [["devices", "alice", "--timeout", "3"], "devices takes no --timeout option"],
+    [["challenge", "frank", "--title"], "--title needs a value"],
+    [["enroll", "erin", "--json=yes"], "--json takes no value"],
+    [
+      ["challenge", "frank", "--number-matching", "--no-number-matching"],
+      "--number-matching and --no-number-matching exclude each other",
+    ],
+    [["challenge", "frank", "--timeout", "soon"], "--timeout must be a whole number"],
+    [["frobnicate"], 'unknown command "frobnicate"'],
+  ])("%j", async (argv, message) => {
+    api = new FakeApi();
+    const cli = start(argv);
+    expect(await cli.done).toBe(2);
+    const [first, second] = cli.run.stderr.split("\n");
+    expect(first).toBe(`encrypxon: ${message}`);
+    expect(second).toBe("Usage:");
+    expect(cli.run.stderr).toContain("encrypxon challenge <user-id>");
+    expect(cli.run.stdout).toBe("");
+    expect(api.calls).toEqual([]);
+  });
+});

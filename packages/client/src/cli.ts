@@ -39,7 +39,47 @@ URLs, or the challenge with match_number) at once, then the final state when the
 audit --follow keeps printing new events until interrupted. audit verify has the service check the
 audit hash chain (--limit events per call), or with --offline downloads the trail and checks it here;
 it exits 0 if the chain is intact, 2 if a link is broken (naming the event).
+A command-line mistake exits 2 with the usage; an error from the service or the network exits 1.
 `;
+
+/** The usage lines of HELP, printed after a command-line mistake. */
+const USAGE = HELP.slice(HELP.indexOf("Usage:"), HELP.indexOf("\nOptions:"));
+
+const OPTIONS = {
+  url: { type: "string" },
+  key: { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+  label: { type: "string" },
+  ttl: { type: "string" },
+  "no-wait": { type: "boolean" },
+  title: { type: "string" },
+  message: { type: "string" },
+  ip: { type: "string" },
+  timeout: { type: "string" },
+  "number-matching": { type: "boolean" },
+  "no-number-matching": { type: "boolean" },
+  keep: { type: "boolean" },
+  user: { type: "string" },
+  type: { type: "string" },
+  outcome: { type: "string" },
+  limit: { type: "string" },
+  follow: { type: "boolean", short: "f" },
+  offline: { type: "boolean" },
+} as const;
+type OptionName = keyof typeof OPTIONS;
+
+const GLOBAL_OPTIONS: OptionName[] = ["url", "key", "json", "help"];
+/** The options each command takes, besides the global ones; anything else is a mistake. */
+const COMMAND_OPTIONS: Record<string, OptionName[]> = {
+  enroll: ["label", "ttl", "no-wait"],
+  challenge: ["title", "message", "ip", "timeout", "number-matching", "no-number-matching", "keep"],
+  status: [],
+  cancel: [],
+  devices: [],
+  revoke: [],
+  audit: ["user", "type", "outcome", "limit", "follow", "offline"],
+};
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -53,7 +93,22 @@ export interface CliIo {
   signal?: AbortSignal;
 }
 
+/** A mistake on the command line: exit 2, with the usage. */
 class UsageError extends Error {}
+/** Anything else the CLI refuses before calling the service (no API key): exit 1. */
+class CliError extends Error {}
+
+/** Node's parseArgs messages, as one short sentence ("unknown option --bogus"). */
+function parseProblem(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  const code = (err as { code?: unknown } | null)?.code;
+  const flag = /'(-{1,2}[^' <]+)/.exec(text)?.[1];
+  if (flag && code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return `unknown option ${flag}`;
+  if (flag && code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+    return /does not take an argument/.test(text) ? `${flag} takes no value` : `${flag} needs a value`;
+  }
+  return (text.split(/\.\s/)[0] ?? text).replace(/\.$/, "").replace(/'/g, "");
+}
 
 const processIo = (): CliIo => ({
   stdout: (t) => process.stdout.write(t),
@@ -73,7 +128,7 @@ async function apiKeyFrom(opt: string | undefined, io: CliIo): Promise<string> {
   } catch {
     // no demo key here
   }
-  throw new UsageError("no API key: pass --key or set ENCRYPXON_API_KEY");
+  throw new CliError("no API key: pass --key or set ENCRYPXON_API_KEY");
 }
 
 /** Control characters from the server (user ids, labels) must not drive the terminal. */
@@ -86,46 +141,33 @@ function eventLine(e: AuditEvent): string {
 }
 
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+  const usage = (message: string) => {
+    io.stderr(`encrypxon: ${message}\n${USAGE}(encrypxon --help for the options)\n`);
+    return 2;
+  };
   let parsed: ReturnType<typeof parse>;
-  const parse = () =>
-    parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        url: { type: "string" },
-        key: { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-        label: { type: "string" },
-        ttl: { type: "string" },
-        "no-wait": { type: "boolean" },
-        title: { type: "string" },
-        message: { type: "string" },
-        ip: { type: "string" },
-        timeout: { type: "string" },
-        "number-matching": { type: "boolean" },
-        "no-number-matching": { type: "boolean" },
-        keep: { type: "boolean" },
-        user: { type: "string" },
-        type: { type: "string" },
-        outcome: { type: "string" },
-        limit: { type: "string" },
-        follow: { type: "boolean", short: "f" },
-        offline: { type: "boolean" },
-      },
-    });
+  const parse = () => parseArgs({ args: argv, allowPositionals: true, tokens: true, options: OPTIONS });
   try {
     parsed = parse();
   } catch (err) {
-    io.stderr(`encrypxon: ${err instanceof Error ? err.message : String(err)} (see --help)\n`);
-    return 1;
+    return usage(parseProblem(err));
   }
-  const { values: o, positionals } = parsed;
+  const { values: o, positionals, tokens } = parsed;
   const [command, arg] = positionals;
   if (o.help || !command) {
     io.stdout(HELP);
     return o.help ? 0 : 1;
   }
+  const allowed = COMMAND_OPTIONS[command];
+  if (!allowed) return usage(`unknown command ${JSON.stringify(command)}`);
+  for (const t of tokens) {
+    if (t.kind !== "option") continue;
+    const name = t.name as OptionName;
+    if (!GLOBAL_OPTIONS.includes(name) && !allowed.includes(name)) {
+      return usage(`${command} takes no ${t.rawName} option`);
+    }
+  }
+  if (positionals.length > 2) return usage(`too many arguments for ${command}`);
   const out = (human: string, data: unknown) => io.stdout(o.json ? `${JSON.stringify(data)}\n` : human);
   const num = (v: string | undefined, name: string): number | undefined => {
     if (v === undefined) return undefined;
@@ -309,7 +351,8 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         throw new UsageError(`unknown command ${JSON.stringify(command)}`);
     }
   } catch (err) {
-    if (err instanceof UsageError) io.stderr(`encrypxon: ${err.message} (see --help)\n`);
+    if (err instanceof UsageError) return usage(err.message);
+    if (err instanceof CliError) io.stderr(`encrypxon: ${err.message}\n`);
     else if (err instanceof EncrypxonError)
       io.stderr(`encrypxon: ${err.status} ${err.slug}: ${err.detail}\n`);
     else if (err instanceof EncrypxonClientError) io.stderr(`encrypxon: ${err.message}\n`);
