@@ -27,6 +27,12 @@ code{font-family:ui-monospace,monospace;font-size:.9em}a{color:#0550ae}
     for (const k of kids) if (k != null) e.append(k);
     return e;
   };
+  // Descriptions are markdown-ish: \`code\` spans become <code>, everything else stays plain text.
+  const prose = (text, tag = "p") => {
+    const p = el(tag, {});
+    text.split(String.fromCharCode(96)).forEach((part, i) => p.append(i % 2 ? el("code", {}, part) : part));
+    return p;
+  };
   let spec;
   try { spec = await (await fetch("/openapi.json")).json(); }
   catch (e) { app.textContent = "Could not load /openapi.json: " + e; return; }
@@ -56,12 +62,12 @@ code{font-family:ui-monospace,monospace;font-size:.9em}a{color:#0550ae}
     const req = schema.required || [];
     const t = el("table", {}, el("tr", {}, el("th", {}, "field"), el("th", {}, "type"), el("th", {}, "required"), el("th", {}, "notes")));
     for (const [name, s] of Object.entries(props)) {
-      t.append(el("tr", {}, el("td", {}, el("code", {}, name)), el("td", {}, typeOf(s)), el("td", {}, req.includes(name) ? "yes" : ""), el("td", {}, limits(s))));
+      t.append(el("tr", {}, el("td", {}, el("code", {}, name)), el("td", {}, typeOf(s)), el("td", {}, req.includes(name) ? "yes" : ""), el("td", {}, prose(limits(s), "span"))));
     }
     return t;
   };
   app.textContent = "";
-  if (spec.info.description) app.append(el("p", {}, spec.info.description));
+  if (spec.info.description) app.append(prose(spec.info.description));
   const byTag = new Map();
   for (const [path, item] of Object.entries(spec.paths)) {
     for (const [method, op] of Object.entries(item)) {
@@ -74,7 +80,7 @@ code{font-family:ui-monospace,monospace;font-size:.9em}a{color:#0550ae}
     app.append(el("h2", {}, tag));
     for (const [method, path, op] of ops) {
       const body = el("div", { class: "body" });
-      if (op.description) body.append(el("p", {}, op.description));
+      if (op.description) body.append(prose(op.description));
       const sec = (op.security || []).map((s) => Object.keys(s)[0]).join(", ");
       body.append(el("p", { class: "muted" }, sec ? "Auth: " + sec : "No credentials"));
       if (op.parameters && op.parameters.length) {
@@ -89,7 +95,7 @@ code{font-family:ui-monospace,monospace;font-size:.9em}a{color:#0550ae}
       const rt = el("table", {}, el("tr", {}, el("th", {}, "status"), el("th", {}, "meaning"), el("th", {}, "body")));
       for (const [status, r] of Object.entries(op.responses)) {
         const [media, c] = Object.entries(r.content || {})[0] || [];
-        rt.append(el("tr", {}, el("td", {}, status), el("td", {}, r.description), el("td", {}, c && c.schema ? typeOf(c.schema) : media || "")));
+        rt.append(el("tr", {}, el("td", {}, status), el("td", {}, prose(r.description || "", "span")), el("td", {}, c && c.schema ? typeOf(c.schema) : media || "")));
       }
       body.append(el("h4", {}, "Responses"), rt);
       app.append(el("details", { id: op.operationId }, el("summary", {}, el("span", { class: "m " + method }, method.toUpperCase()), path + "  ", el("span", { class: "muted" }, op.summary)), body));
@@ -97,7 +103,7 @@ code{font-family:ui-monospace,monospace;font-size:.9em}a{color:#0550ae}
   }
   app.append(el("h2", {}, "Schemas"));
   for (const [name, s] of Object.entries(spec.components.schemas)) {
-    const d = el("details", { id: "schema-" + name }, el("summary", {}, name), el("div", { class: "body" }, s.description ? el("p", {}, s.description) : null, fields(s)));
+    const d = el("details", { id: "schema-" + name }, el("summary", {}, name), el("div", { class: "body" }, s.description ? prose(s.description) : null, fields(s)));
     app.append(d);
   }
   if (location.hash) { const t = document.getElementById(location.hash.slice(1)); if (t) { t.open = true; t.scrollIntoView(); } }

@@ -55,6 +55,11 @@ describe.skipIf(!available && !process.env.CI)("/docs", () => {
     expect(await page.locator("#schema-CreateChallengeRequest td code").allTextContents()).toEqual(
       expect.arrayContaining(["user_id", "context", "ttl_seconds", "wait_seconds"]),
     );
+    // `code` spans in descriptions are rendered as code, not shown with their backticks.
+    for (const d of await page.locator("details").all()) await d.evaluate((e) => e.setAttribute("open", ""));
+    const text = (await page.locator("main").textContent()) ?? "";
+    expect(text.match(/.{0,40}`.{0,40}/)?.[0] ?? null).toBeNull();
+    expect(await page.locator("main p code, main td span code").count()).toBeGreaterThan(10);
     expect([...origins]).toEqual([server.baseUrl]);
     expect(problems).toEqual([]);
     await page.close();
