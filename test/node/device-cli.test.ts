@@ -147,6 +147,17 @@ describe("a session", () => {
     });
   });
 
+  it.runIf(process.platform !== "win32")(
+    "enroll refuses a store others can write before it claims the code",
+    async () => {
+      await chmod(root, 0o777);
+      const r = await run("enroll", URI);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/\nencrypxon-device: .* is writable by others \(mode 777\)/);
+      expect(server.seen).toEqual([]);
+    },
+  );
+
   it.runIf(process.platform !== "win32")("lists a world-readable key file as unusable", async () => {
     await run("enroll", URI);
     await chmod(path.join(root, `${server.deviceId}.json`), 0o644);

@@ -1,6 +1,6 @@
 // DeviceClient against an in-process fake of the device API (real ciphertexts from src/crypto): the
 // protocol steps, the refusals a phone must make, and that secrets never surface.
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { inspect } from "node:util";
@@ -177,6 +177,23 @@ describe("enrollment failures", () => {
     await expect(enroll()).rejects.toThrow(/cannot use the encrypted device token.*did does not match/);
     expect(await readdir(root)).toEqual([]);
   });
+
+  it.runIf(process.platform !== "win32")(
+    "checks the store before claiming the code, so a refused store does not spend it",
+    async () => {
+      await chmod(root, 0o777);
+      await expect(enroll()).rejects.toThrow(/writable by others \(mode 777\)/);
+      await chmod(root, 0o700);
+      const file = path.join(root, "not-a-dir");
+      await writeFile(file, "");
+      await expect(
+        DeviceClient.enroll(URI, { store: new DeviceStore(file), fetch: server.fetch }),
+      ).rejects.toThrow(/not-a-dir is not a directory/);
+      // No call reached the server: the single-use code is still good.
+      expect(server.seen).toEqual([]);
+      expect((await enroll()).deviceId).toBe(server.deviceId);
+    },
+  );
 
   it("removes the saved key when activation fails", async () => {
     server.overrides.set("POST /v1/device/activate", () =>

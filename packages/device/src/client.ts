@@ -193,6 +193,8 @@ export class DeviceClient {
       fetch: opts.fetch ?? globalThis.fetch,
       timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     };
+    // Before the code is claimed: a store refused after the claim would leave the code spent.
+    await opts.store.prepare();
     const key = await generateDeviceKey(format);
 
     const enrolled = await call(http, parsed.baseUrl, "POST", "/v1/device/enroll", {

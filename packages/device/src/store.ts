@@ -62,7 +62,7 @@ export class DeviceStore {
   /** Writes atomically (temp file + rename) so a crash never leaves a half-written key behind. */
   async save(device: StoredDevice): Promise<string> {
     validate(device, "record to save");
-    await this.ensureDir();
+    await this.prepare();
     const target = this.fileFor(device.device_id);
     const temp = path.join(this.dir, `.${device.device_id}.${randomBytes(6).toString("hex")}.tmp`);
     // "wx": fail rather than follow a file (or symlink) someone planted at the temp name.
@@ -163,9 +163,20 @@ export class DeviceStore {
     await syncDir(this.dir);
   }
 
-  private async ensureDir(): Promise<void> {
+  /**
+   * Creates the directory (0700) or checks an existing one, so that a save can succeed. Enrollment calls
+   * it before claiming the code: a store refused afterwards would burn the single-use code.
+   */
+  async prepare(): Promise<void> {
     // mkdir's mode only applies to directories it creates; an existing one is checked instead.
-    await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
+    try {
+      await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      // A file in the way: of the directory itself (EEXIST, reported below) or of a parent (ENOTDIR).
+      if (isCode(err, "ENOTDIR"))
+        throw new StoreError(`cannot create ${this.dir}: a parent is not a directory`);
+      if (!isCode(err, "EEXIST")) throw err;
+    }
     if (!CHECK_MODES) return;
     const st = await fs.stat(this.dir);
     if (!st.isDirectory()) throw new StoreError(`${this.dir} is not a directory`);
