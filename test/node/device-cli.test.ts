@@ -158,6 +158,19 @@ describe("a session", () => {
     },
   );
 
+  it.runIf(process.platform !== "win32")("refuses to use a store others can write", async () => {
+    await run("enroll", URI);
+    const id = await server.addChallenge();
+    await chmod(root, 0o775);
+    for (const argv of [["list"], ["approve", id]]) {
+      const r = await run(...argv);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^encrypxon-device: .* is writable by others \(mode 775\); refusing/);
+    }
+    expect((await run("devices")).stdout).toMatch(/unusable: .* is writable by others/);
+    expect(server.seen.filter((s) => s.path.startsWith("/v1/device/challenges"))).toEqual([]);
+  });
+
   it.runIf(process.platform !== "win32")("lists a world-readable key file as unusable", async () => {
     await run("enroll", URI);
     await chmod(path.join(root, `${server.deviceId}.json`), 0o644);

@@ -105,6 +105,20 @@ describe("DeviceStore", () => {
     expect(await readdir(store.dir)).toEqual([]);
   });
 
+  it.runIf(posix).each([0o777, 0o775, 0o770, 0o702])(
+    "refuses to read from a directory with mode %o (a key file there could be swapped)",
+    async (m) => {
+      await store.save(await device(ID));
+      await chmod(store.dir, m);
+      const message = new RegExp(`writable by others \\(mode ${m.toString(8)}\\).*chmod 700`);
+      await expect(store.load(ID)).rejects.toThrow(StoreError);
+      await expect(store.load(ID)).rejects.toThrow(message);
+      await expect(store.resolve()).rejects.toThrow(message);
+      await chmod(store.dir, 0o700);
+      expect((await store.load(ID)).device_id).toBe(ID);
+    },
+  );
+
   it("refuses ids that are not device ids (no path tricks)", async () => {
     for (const bad of ["../dev_x", "dev_a/b", "dev_.", "chl_0000", ""]) {
       expect(() => store.fileFor(bad)).toThrow(/not a device id/);

@@ -1,7 +1,7 @@
 // The device's key store: one JSON file per enrollment, readable by its owner only. On a phone this is
 // the Secure Enclave / Keystore plus the app's private storage; here it is a 0700 directory of 0600 files.
 import { randomBytes } from "node:crypto";
-import { constants } from "node:fs";
+import { constants, type Stats } from "node:fs";
 import fs, { type FileHandle } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -84,6 +84,8 @@ export class DeviceStore {
 
   async load(deviceId: string): Promise<StoredDevice> {
     const file = this.fileFor(deviceId);
+    // Whoever can write the directory can swap the key file for one of theirs, whatever its mode.
+    await this.checkDir(`no device ${deviceId} in ${this.dir}`);
     let handle: FileHandle;
     try {
       // O_NOFOLLOW: a symlink here could point the check below at a different file than intended.
@@ -177,15 +179,28 @@ export class DeviceStore {
         throw new StoreError(`cannot create ${this.dir}: a parent is not a directory`);
       if (!isCode(err, "EEXIST")) throw err;
     }
-    if (!CHECK_MODES) return;
-    const st = await fs.stat(this.dir);
+    await this.checkDir(`${this.dir} does not exist`);
+  }
+
+  /** Refuses a directory others can write or another user owns: they could replace key files. */
+  private async checkDir(missing: string): Promise<void> {
+    let st: Stats;
+    try {
+      st = await fs.stat(this.dir);
+    } catch (err) {
+      if (isCode(err, "ENOENT")) throw new StoreError(missing);
+      throw err;
+    }
     if (!st.isDirectory()) throw new StoreError(`${this.dir} is not a directory`);
-    // Others who can write the directory can replace or delete key files, whatever the files' modes.
+    if (!CHECK_MODES) return;
     if ((st.mode & 0o022) !== 0) {
       throw new StoreError(
-        `${this.dir} is writable by others (mode ${(st.mode & 0o777).toString(8)}); use chmod 700`,
+        `${this.dir} is writable by others (mode ${(st.mode & 0o777).toString(8)}); ` +
+          "refusing to use it: chmod 700 it if it is yours",
       );
     }
+    const uid = process.getuid?.();
+    if (uid !== undefined && st.uid !== uid) throw new StoreError(`${this.dir} belongs to another user`);
   }
 }
 
