@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { clean, HELP, main } from "../../packages/device/src/cli";
-import { FakeServer, URI } from "./device-fake-server";
+import { FakeServer, problem, URI } from "./device-fake-server";
 
 const BIN = path.resolve(import.meta.dirname, "../../packages/device/bin/encrypxon-device.mjs");
 
@@ -138,13 +138,35 @@ describe("a session", () => {
 
   it("reports a server problem as one line and exits 1", async () => {
     await run("enroll", URI);
-    server.token = "revoked";
-    const r = await run("list");
-    expect(r).toEqual({
+    const id = await server.addChallenge();
+    server.overrides.set(`POST /v1/device/challenges/${id}/response`, () =>
+      problem(409, "challenge-closed", "Challenge closed", "The challenge is no longer pending."),
+    );
+    expect(await run("approve", id)).toEqual({
       code: 1,
       stdout: "",
-      stderr: "encrypxon-device: HTTP 401 Unauthorized: Token required.\n",
+      stderr: "encrypxon-device: HTTP 409 Challenge closed: The challenge is no longer pending.\n",
     });
+  });
+
+  it("after a 401 (a revoked or removed device) says so and how to start over", async () => {
+    await run("enroll", URI);
+    server.token = "revoked";
+    const hint =
+      "The device may have been revoked or removed by the application: enroll it again " +
+      "(npm run device -- remove deletes the local key)";
+    expect(await run("list")).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: `encrypxon-device: HTTP 401 Unauthorized: Token required. ${hint}\n`,
+    });
+    const named = await run("deny", "chl_123", "--device", server.deviceId, "--json");
+    expect(named.stderr).toContain(`(npm run device -- remove --device ${server.deviceId} deletes`);
+    expect(JSON.parse(named.stdout)).toMatchObject({
+      error: { message: expect.stringContaining("revoked or removed"), status: 401 },
+    });
+    // remove itself expects the 401: the key is deleted, no hint needed.
+    expect(await run("remove")).toMatchObject({ code: 0, stderr: "" });
   });
 
   it.runIf(process.platform !== "win32")(

@@ -119,10 +119,12 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     return 0;
   }
   const json = rest.includes("--json");
+  let device: string | undefined;
   try {
     const command = COMMANDS[name];
     if (!command) throw new UsageError(`unknown command "${name}"`);
     const { values, positionals } = parse(command, rest);
+    device = str(values.device);
     if (values.help) {
       io.stdout(HELP);
       return 0;
@@ -138,7 +140,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     return 0;
   } catch (err) {
     // watch --json writes JSON lines, so its final error is one line too.
-    report(io, err, json, name === "watch");
+    report(io, withHint(err, name, device), json, name === "watch");
     return 1;
   }
 }
@@ -367,6 +369,23 @@ export function clean(text: string): string {
   return text.replace(/[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu, (c) => {
     return `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`;
   });
+}
+
+/** Commands that call the server with a stored device's token (enroll has none yet; remove expects a 401). */
+const WITH_TOKEN = new Set(["list", "approve", "deny", "watch"]);
+
+/**
+ * A 401 to a device call means the token is no longer accepted; the server deliberately does not say
+ * why, but the likely reason is that the application revoked or removed the device.
+ */
+function withHint(err: unknown, command: string, device: string | undefined): unknown {
+  if (!(err instanceof DeviceApiError && err.status === 401 && WITH_TOKEN.has(command))) return err;
+  const remove = `npm run device -- remove${device ? ` --device ${device}` : ""}`;
+  const hinted = new DeviceApiError(err.problem);
+  hinted.message =
+    `${err.message.replace(/\.?$/, ".")} The device may have been revoked or removed by the application: ` +
+    `enroll it again (${remove} deletes the local key)`;
+  return hinted;
 }
 
 function report(io: CliIo, err: unknown, json: boolean, oneLine = false): void {
