@@ -97,7 +97,9 @@ describe("a session", () => {
     });
     const listed = await run("list");
     expect(listed.code).toBe(0);
-    expect(listed.stdout).toContain(`${id}  expires `);
+    // The listing's exact expiry (milliseconds and all), not the plaintext's whole second.
+    expect(listed.stdout).toContain(`${id}  expires ${server.challenges[0]?.expires_at} (in `);
+    expect(String(server.challenges[0]?.expires_at)).toMatch(/\.\d{3}Z$/);
     expect(listed.stdout).toContain("title:      Sign in\\u{1b}[2J");
     expect(listed.stdout).toContain("location:   Lisbon \\u{202e}TP");
 

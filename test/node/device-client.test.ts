@@ -133,6 +133,25 @@ describe("refusals", () => {
     ]);
   });
 
+  it("shows the listing's exact expires_at, unless it is later than the verified exp", async () => {
+    const client = await enroll();
+    const exp = Math.floor(Date.now() / 1000) + 100;
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const exact = await server.addChallenge({ exp, expiresAt: iso(exp * 1000 + 697) });
+    const later = await server.addChallenge({ exp, expiresAt: iso(exp * 1000 + 30_000) });
+    const earlier = await server.addChallenge({ exp, expiresAt: iso(exp * 1000 - 30_000) });
+    const missing = await server.addChallenge({ exp, expiresAt: null });
+    const junk = await server.addChallenge({ exp, expiresAt: "soon" });
+    const shown = new Map(
+      (await client.listChallenges()).challenges.map((c) => [c.id, c.expires_at] as const),
+    );
+    expect(shown.get(exact)).toBe(iso(exp * 1000 + 697)); // the same instant; exp is its whole second
+    expect(shown.get(later)).toBe(iso(exp * 1000)); // the listing cannot extend what was verified
+    expect(shown.get(earlier)).toBe(iso(exp * 1000 - 30_000));
+    expect(shown.get(missing)).toBe(iso(exp * 1000));
+    expect(shown.get(junk)).toBe(iso(exp * 1000));
+  });
+
   it("refuses an entry for another key format and a malformed entry", async () => {
     const client = await enroll("ecies-p256");
     const id = await server.addChallenge();

@@ -60,14 +60,27 @@ export class FakeServer {
     return replaced ?? this.route(req);
   };
 
-  /** Adds a pending challenge encrypted to the enrolled key; `plaintext` lets a test lie about cid/exp. */
+  /**
+   * Adds a pending challenge encrypted to the enrolled key. Like the server, the listing's `expires_at`
+   * is exact to the millisecond and the plaintext's `exp` is its whole second; `cid`, `exp` and
+   * `expiresAt` (the listing's, null to leave it out) let a test make them lie or disagree.
+   */
   async addChallenge(
-    opts: { context?: Json; cid?: string; exp?: number; tamper?: boolean; number?: string } = {},
+    opts: {
+      context?: Json;
+      cid?: string;
+      exp?: number;
+      expiresAt?: string | null;
+      tamper?: boolean;
+      number?: string;
+    } = {},
   ): Promise<string> {
     if (!this.key) throw new Error("enroll first");
     const id = newId("chl");
     const entropy = b64url(randomBytes(32));
-    const exp = opts.exp ?? Math.floor(Date.now() / 1000) + 120;
+    const expiresAtMs = opts.exp !== undefined ? opts.exp * 1000 + 697 : Date.now() + 120_000;
+    const exp = opts.exp ?? Math.floor(expiresAtMs / 1000);
+    const expiresAt = opts.expiresAt === undefined ? new Date(expiresAtMs).toISOString() : opts.expiresAt;
     const ct = await encryptForDevice(
       this.format,
       this.key,
@@ -84,7 +97,7 @@ export class FakeServer {
       context: opts.context ?? { title: "Sign in" },
       number_matching: opts.number !== undefined,
       created_at: new Date().toISOString(),
-      expires_at: new Date(exp * 1000).toISOString(),
+      ...(expiresAt !== null && { expires_at: expiresAt }),
     });
     return id;
   }

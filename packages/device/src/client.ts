@@ -37,7 +37,11 @@ export interface PendingChallenge {
   id: string;
   context: ChallengeContext;
   created_at: string;
-  /** From the encrypted plaintext's `exp` (the value that was verified), not the listing's field. */
+  /**
+   * The listing's `expires_at` (exact to the millisecond) when it falls within the encrypted plaintext's
+   * `exp` second (the value that was verified, whole seconds); the earlier of the two if they disagree,
+   * so the listing can never extend what was verified.
+   */
   expires_at: string;
   /**
    * Number matching: ask the user to type the 2 digits the login page shows and send them with an
@@ -133,6 +137,8 @@ interface WireChallenge {
   ciphertext: string;
   context: ChallengeContext;
   created_at: string;
+  /** The listing's, unverified; "" when absent. */
+  expires_at: string;
   number_matching: boolean;
 }
 
@@ -266,7 +272,7 @@ export class DeviceClient {
           id: item.id,
           context: item.context,
           created_at: item.created_at,
-          expires_at: new Date(plain.exp * 1000).toISOString(),
+          expires_at: shownExpiry(item.expires_at, plain.exp),
           number_matching: item.number_matching,
         });
       } catch (err) {
@@ -416,8 +422,20 @@ function wireChallenge(raw: unknown): WireChallenge | RefusedChallenge {
     ciphertext: o.ciphertext,
     context,
     created_at: created,
+    expires_at: typeof o.expires_at === "string" ? o.expires_at : "",
     number_matching: o.number_matching === true,
   };
+}
+
+/**
+ * What to show as a challenge's expiry. The plaintext's `exp` is the server's instant cut to whole
+ * seconds, so a listing within that second is the same instant, exactly; a listing later than that
+ * cannot extend the verified `exp`, and an earlier one wins. A missing or unreadable listing: `exp`.
+ */
+function shownExpiry(listed: string, exp: number): string {
+  const verified = exp * 1000;
+  const ms = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(listed) ? Date.parse(listed) : Number.NaN;
+  return new Date(Number.isFinite(ms) && ms < verified + 1000 ? ms : verified).toISOString();
 }
 
 /** One JSON call. Non-2xx answers become DeviceApiError; 204 becomes an empty object. */
