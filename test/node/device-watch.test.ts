@@ -24,6 +24,13 @@ class FakeSocket implements SocketLike {
     for (const l of this.#listeners.get("message") ?? [])
       l({ data: JSON.stringify(value), code: 0, reason: "" });
   }
+  /**
+   * The server's close frame as undici shows it while the TCP connection lingers (about 10 s under
+   * wrangler dev): readyState CLOSING at once, the close event only when the connection ends.
+   */
+  closeFrame(): void {
+    this.readyState = 2;
+  }
   drop(code: number, reason = ""): void {
     if (this.readyState === 3) return;
     this.readyState = 3;
@@ -202,5 +209,28 @@ describe("watch", () => {
     expect(opened()).toBe(1);
     expect(events).toEqual([{ event: "connected", device_id: "dev_test", pending: 0 }, { event: "revoked" }]);
     expect(socket?.readyState).toBe(3);
+  });
+
+  it("reconnects as soon as the server's close frame arrives, not when the connection finally ends", async () => {
+    const events: WatchEvent[] = [];
+    const stop = new AbortController();
+    const first: FakeSocket[] = [];
+    const { client, opened } = fakeClient(new Set(), (socket, n) => {
+      socket.message({ type: "hello", device_id: "dev_test", pending: [] });
+      if (n === 1) {
+        first.push(socket);
+        setTimeout(() => socket.closeFrame(), 10);
+      } else stop.abort();
+    });
+    const started = performance.now();
+    expect(
+      await watch(client, { onEvent: (e) => events.push(e), signal: stop.signal, initialBackoffMs: 1 }),
+    ).toBe("stopped");
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(opened()).toBe(2);
+    expect(events.map((e) => e.event)).toEqual(["connected", "disconnected", "connected", "stopped"]);
+    // The late close of the abandoned socket changes nothing.
+    first[0]?.drop(4008, "replaced by a newer connection");
+    expect(events.at(-1)).toEqual({ event: "stopped" });
   });
 });

@@ -49,6 +49,13 @@ export interface WatchOptions {
 export const CLOSE_REVOKED = 4001;
 
 /**
+ * How often an open socket is checked for a close frame that its `close` event has not reported yet.
+ * undici, like a browser, fires `close` only once the TCP connection has ended; after the server's close
+ * frame that took about 10 s under wrangler dev, although the frame shows at once as readyState CLOSING.
+ */
+const CLOSING_CHECK_MS = 250;
+
+/**
  * Watches until the signal aborts (→ "stopped") or the device is revoked (→ "revoked"). Network
  * failures never end it: it reconnects with exponential backoff, and each new connection's `hello`
  * lists what is pending, so nothing created while it was away is missed.
@@ -105,12 +112,21 @@ function connectOnce(
     const ping = setInterval(() => {
       if (socket.readyState === 1) socket.send("ping");
     }, opts.pingIntervalMs ?? 30_000);
+    // CLOSING on two checks in a row: the closing handshake has started and the connection is not ending
+    // by itself, so this socket is done with (its close code, known only at the close event, is not).
+    let closing = false;
+    const closingCheck = setInterval(() => {
+      if (socket.readyState !== 2) return;
+      if (closing) finish({ kind: "closed", code: 1005, reason: "closed by the server" });
+      closing = true;
+    }, CLOSING_CHECK_MS);
     const onAbort = () => socket.close(1000, "stopped");
     opts.signal?.addEventListener("abort", onAbort, { once: true });
     const finish = (outcome: Outcome) => {
       if (settled) return;
       settled = true;
       clearInterval(ping);
+      clearInterval(closingCheck);
       opts.signal?.removeEventListener("abort", onAbort);
       resolve(outcome);
     };
