@@ -167,6 +167,16 @@ describe("a session", () => {
     expect(JSON.parse(named.stdout)).toMatchObject({
       error: { message: expect.stringContaining("revoked or removed"), status: 401 },
     });
+    // watch cannot see the upgrade's 401 (a WebSocket reports 1006), yet ends with the same advice.
+    const watched = await run("watch", "--json");
+    expect(watched.code).toBe(1);
+    expect(watched.stderr).toMatch(/was revoked or removed by the application.*npm run device -- remove/);
+    expect(
+      watched.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l).event),
+    ).toEqual(["revoked", undefined]); // then the error line
     // remove itself expects the 401: the key is deleted, no hint needed.
     expect(await run("remove")).toMatchObject({ code: 0, stderr: "" });
   });

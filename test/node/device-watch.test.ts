@@ -1,7 +1,13 @@
 // The device's watch loop against scripted sockets: reconnect with backoff, catch-up from hello,
 // one answer per challenge however often it is announced, and the end on revocation.
 import { describe, expect, it } from "vitest";
-import type { ChallengeList, DeviceClient, PendingChallenge } from "../../packages/device/src/client";
+import {
+  type ChallengeList,
+  DeviceApiError,
+  type DeviceClient,
+  DeviceError,
+  type PendingChallenge,
+} from "../../packages/device/src/client";
 import { type SocketLike, type WatchEvent, watch } from "../../packages/device/src/watch";
 
 type Listener = (e: { data: unknown; code: number; reason: string }) => void;
@@ -232,5 +238,23 @@ describe("watch", () => {
     // The late close of the abandoned socket changes nothing.
     first[0]?.drop(4008, "replaced by a newer connection");
     expect(events.at(-1)).toEqual({ event: "stopped" });
+  });
+
+  it("ends when the server refuses to connect a device it no longer knows (401 behind a 1006)", async () => {
+    const events: WatchEvent[] = [];
+    const { client, opened } = fakeClient(new Set(), (socket) => socket.drop(1006));
+    let listing: () => never = () => {
+      throw new DeviceError("cannot reach http://x: fetch failed");
+    };
+    (client as unknown as { listChallenges: () => never }).listChallenges = () => listing();
+    const ended = watch(client, { onEvent: (e) => events.push(e), initialBackoffMs: 1 });
+    // A network failure: it keeps trying.
+    while (opened() < 3) await tick();
+    listing = () => {
+      throw new DeviceApiError({ type: "about:blank", title: "Unauthorized", status: 401, detail: "No." });
+    };
+    expect(await ended).toBe("revoked");
+    expect(events.at(-1)).toEqual({ event: "revoked" });
+    expect(events.filter((e) => e.event === "disconnected").length).toBeGreaterThanOrEqual(2);
   });
 });

@@ -260,7 +260,13 @@ async function watchCommand(ctx: Context, _args: string[], opts: Options): Promi
       signal,
       ...(auto && { decide: () => auto, numberFor }),
     });
-    if (end === "revoked") throw new Error(`${client.deviceId} was revoked; the server closed its channel`);
+    if (end === "revoked") {
+      const remove = `npm run device -- remove${opts.device ? ` --device ${client.deviceId}` : ""}`;
+      throw new Error(
+        `${client.deviceId} was revoked or removed by the application; the server no longer accepts it. ` +
+          `Enroll again (${remove} deletes the local key)`,
+      );
+    }
   } finally {
     process.removeListener("SIGINT", stop);
     process.removeListener("SIGTERM", stop);

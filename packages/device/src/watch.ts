@@ -2,7 +2,13 @@
 // and turns the server's small events into verified challenges. The socket only says "look": every
 // challenge is still fetched over the authenticated call and decrypted and checked before it is shown
 // or answered, exactly as `list` does.
-import type { ChallengeResult, Decision, DeviceClient, PendingChallenge } from "./client.js";
+import {
+  type ChallengeResult,
+  type Decision,
+  DeviceApiError,
+  type DeviceClient,
+  type PendingChallenge,
+} from "./client.js";
 
 /** What a watcher reports, in order. One JSON line each in the CLI's `watch --json`. */
 export type WatchEvent =
@@ -73,14 +79,22 @@ export async function watch(client: DeviceClient, opts: WatchOptions): Promise<"
   };
 
   while (!opts.signal?.aborted) {
+    let greeted = false;
     const outcome = await connectOnce(client, opts, handle, () => {
       attempt = 0;
+      greeted = true;
     });
     if (outcome.kind === "revoked") {
       opts.onEvent({ event: "revoked" });
       return "revoked";
     }
     if (opts.signal?.aborted) break;
+    // The server refuses a revoked or removed device's upgrade with a 401, which a WebSocket shows only
+    // as 1006, like any network failure; one authenticated listing tells the two apart.
+    if (!greeted && (await tokenRefused(client))) {
+      opts.onEvent({ event: "revoked" });
+      return "revoked";
+    }
     const base = Math.min(max, initial * 2 ** attempt);
     const delay = Math.round(base * (0.8 + Math.random() * 0.4));
     attempt++;
@@ -174,6 +188,15 @@ function connectOnce(
     // An error is always followed by close; nothing to do here but keep it from being unhandled.
     socket.addEventListener("error", () => undefined);
   });
+}
+
+async function tokenRefused(client: DeviceClient): Promise<boolean> {
+  try {
+    await client.listChallenges();
+    return false;
+  } catch (err) {
+    return err instanceof DeviceApiError && err.status === 401;
+  }
 }
 
 async function handleChallenge(
