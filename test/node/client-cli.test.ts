@@ -93,6 +93,14 @@ class FakeApi {
       }
       return json(state);
     }
+    if (method === "DELETE" && this.enrollment && url.pathname === "/v1/enrollments/enr_1") {
+      if (this.enrollment.status !== "pending") {
+        return problem(409, "enrollment-closed", "The enrollment is no longer pending.");
+      }
+      this.enrollment = { ...this.enrollment, status: "cancelled" };
+      this.settle();
+      return json(this.enrollment);
+    }
     if (method === "DELETE" && this.challenge && url.pathname === "/v1/challenges/chl_1") {
       if (this.raceTo) this.challenge = { ...this.challenge, status: this.raceTo };
       if (this.challenge.status !== "pending") {
@@ -149,6 +157,30 @@ async function parked(run: { code: number | undefined }) {
 }
 
 describe("enroll", () => {
+  it("cancels the enrollment when the wait is interrupted, so its code no longer enrolls a phone", async () => {
+    api = new FakeApi();
+    const stop = new AbortController();
+    const cli = start(["enroll", "erin"], stop.signal);
+    await parked(cli.run);
+    expect(cli.run.code).toBeUndefined();
+    stop.abort();
+    expect(await cli.done).toBe(2);
+    expect(api.enrollment?.status).toBe("cancelled");
+    expect(cli.run.stdout).toMatch(/cancelled: interrupted; the code of enr_1 no longer enrolls a phone\n$/);
+  });
+
+  it("--keep leaves an interrupted enrollment open", async () => {
+    api = new FakeApi();
+    const stop = new AbortController();
+    const cli = start(["enroll", "erin", "--keep"], stop.signal);
+    await parked(cli.run);
+    stop.abort();
+    expect(await cli.done).toBe(2);
+    expect(api.calls.some((c) => c.method === "DELETE")).toBe(false);
+    expect(api.enrollment?.status).toBe("pending");
+    expect(cli.run.stdout).toMatch(/pending: interrupted; enr_1 left open \(--keep\)/);
+  });
+
   it("--json prints the enrollment before it waits, then the outcome as a second JSON line", async () => {
     api = new FakeApi();
     const cli = start(["enroll", "erin", "--json"]);

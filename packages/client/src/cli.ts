@@ -7,12 +7,12 @@ import { parseArgs } from "node:util";
 import { renderUnicodeCompact } from "uqr";
 import { Encrypxon2FaClient } from "./client.js";
 import { EncrypxonClientError, EncrypxonError } from "./errors.js";
-import type { AuditEvent, Challenge, ChallengeContext, CreatedEnrollment } from "./types.js";
+import type { AuditEvent, Challenge, ChallengeContext, CreatedEnrollment, Enrollment } from "./types.js";
 
 export const HELP = `encrypxon: call the Encrypxon 2FA API as an application
 
 Usage:
-  encrypxon enroll <user-id> [--label L] [--ttl S] [--no-wait]
+  encrypxon enroll <user-id> [--label L] [--ttl S] [--no-wait] [--keep]
   encrypxon challenge <user-id> [--title T] [--message M] [--ip IP] [--timeout S] [--keep]
                       [--number-matching | --no-number-matching]
   encrypxon status <enr_…|chl_…>
@@ -29,7 +29,8 @@ Options:
   --json        machine-readable JSON on stdout
   -h, --help    show this help
 
-enroll draws the QR code in the terminal and waits (up to the enrollment's lifetime) for the phone.
+enroll draws the QR code in the terminal and waits (up to the enrollment's lifetime) for the phone;
+interrupted (Ctrl-C), it cancels the enrollment so its code no longer enrolls a phone (--keep: not).
 challenge shows the number to type on the phone when number matching is on (the app's setting, or
 --number-matching), waits for the answer and exits 0 only if it was approved (2 if denied, expired,
 ...). A challenge still pending when --timeout runs out or the wait is interrupted (Ctrl-C) is
@@ -72,7 +73,7 @@ type OptionName = keyof typeof OPTIONS;
 const GLOBAL_OPTIONS: OptionName[] = ["url", "key", "json", "help"];
 /** The options each command takes, besides the global ones; anything else is a mistake. */
 const COMMAND_OPTIONS: Record<string, OptionName[]> = {
-  enroll: ["label", "ttl", "no-wait"],
+  enroll: ["label", "ttl", "no-wait", "keep"],
   challenge: ["title", "message", "ip", "timeout", "number-matching", "no-number-matching", "keep"],
   status: [],
   cancel: [],
@@ -212,11 +213,34 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         );
         if (o["no-wait"]) return 0;
         if (!o.json) io.stdout("waiting for the phone…\n");
-        const done = await client.waitForEnrollment(e.id, {
-          timeoutMs: Date.parse(e.expires_at) - Date.now() + 1000,
+        return await interruptible(io, async (signal) => {
+          let done: Enrollment | null = null;
+          try {
+            done = await client.waitForEnrollment(e.id, {
+              timeoutMs: Date.parse(e.expires_at) - Date.now() + 1000,
+              signal,
+            });
+          } catch (err) {
+            if (!signal.aborted) throw err;
+          }
+          // Interrupted: nobody shows the QR code any more, so its code should not stay usable.
+          if (done === null || (signal.aborted && done.status === "pending")) {
+            if (o.keep) {
+              ended(
+                `pending: interrupted; ${e.id} left open (--keep), its code still enrolls a phone`,
+                done ?? e,
+              );
+              return 2;
+            }
+            done = await cancelEnrollmentOrFinal(client, e.id);
+            if (done.status === "cancelled") {
+              ended(`cancelled: interrupted; the code of ${e.id} no longer enrolls a phone`, done);
+              return 2;
+            }
+          }
+          out(`enrollment ${done.status}${done.device_id ? `: device ${done.device_id}` : ""}\n`, done);
+          return done.status === "completed" ? 0 : 2;
         });
-        out(`enrollment ${done.status}${done.device_id ? `: device ${done.device_id}` : ""}\n`, done);
-        return done.status === "completed" ? 0 : 2;
       }
       case "challenge": {
         const userId = need("a user id");
@@ -381,6 +405,16 @@ async function cancelOrFinal(client: Encrypxon2FaClient, id: string): Promise<Ch
     return await client.cancelChallenge(id);
   } catch (err) {
     if (err instanceof EncrypxonError && err.status === 409) return client.getChallenge(id);
+    throw err;
+  }
+}
+
+/** Cancels an enrollment; if it completed or ended meanwhile (409), its final state instead. */
+async function cancelEnrollmentOrFinal(client: Encrypxon2FaClient, id: string): Promise<Enrollment> {
+  try {
+    return await client.cancelEnrollment(id);
+  } catch (err) {
+    if (err instanceof EncrypxonError && err.status === 409) return client.getEnrollment(id);
     throw err;
   }
 }
