@@ -1,31 +1,23 @@
 import { z } from "zod";
 import { KEY_FORMATS } from "./crypto/keys";
+import { plainIssueMessage } from "./http/issues";
 import { MAX_WAIT_SECONDS } from "./http/request";
 import { WEBHOOK_EVENT_TYPES } from "./webhooks/types";
 
-// Friendlier wording for the commonest mistakes; every other message is zod's own.
-z.config({
-  customError: (issue) => {
-    if (issue.code === "invalid_type" && issue.input === undefined) return "is required";
-    if (issue.code === "unrecognized_keys") return `unknown field(s): ${issue.keys.join(", ")}`;
-    return undefined;
-  },
-});
+// One plain wording for every validation error zod raises ("must be an integer from 60 to 3600", "is
+// required"); messages written below for a particular rule still take precedence.
+z.config({ customError: plainIssueMessage });
 
 /**
  * A query-string number: plain decimal digits only (Number() alone would also take "0x10", "1e1" or
- * " 5", so `?wait=0x10` would wait 16 s); "must be a whole number" when it is not one, range messages
- * otherwise. Anything else stays a string, which the number schema then refuses.
+ * " 5", so `?wait=0x10` would wait 16 s). Anything else stays a string, which the number schema then
+ * refuses with its range ("must be an integer from 0 to 25").
  */
 const queryInt = (min: number, max: number) =>
   z.preprocess(
     // An empty value (`?wait=`) stays what it always was: 0.
     (v) => (typeof v === "string" && /^[0-9]{0,10}$/.test(v) ? Number(v) : v),
-    z
-      .number({ error: (issue) => (issue.code === "invalid_type" ? "must be a whole number" : undefined) })
-      .int("must be a whole number")
-      .min(min, `must be at least ${min}`)
-      .max(max, `must be at most ${max}`),
+    z.number().int().min(min).max(max),
   );
 
 // Text that ends up on a phone screen and in audit exports: no control characters, no bidi controls or

@@ -35,9 +35,9 @@ describe("POST /v1/challenges", () => {
       [{ user_id: "x", wait_seconds: 26 }, "wait_seconds"],
       [{ user_id: "x", context: { title: "t".repeat(101) } }, "context.title"],
       [{ user_id: "x", context: { colour: "red" } }, "context"],
-      [{ user_id: "x", surprise: 1 }, "(body)"],
+      [{ user_id: "x", surprise: 1 }, "body"],
       [{ user_id: "a\u0000b" }, "user_id"],
-      [[1, 2], "(body)"],
+      [[1, 2], "body"],
     ];
     for (const [body, field] of cases) {
       const p = expectProblem(await call("POST", "/v1/challenges", { key: app.apiKey, body }), 400);

@@ -181,8 +181,9 @@ describe("importDevicePublicKey: ecies-p256", () => {
     expect(await reason("ecies-p256", b64url(compressed))).toMatch(/compressed points are not supported/);
     expect(await reason("ecies-p256", b64url(raw.slice(1)))).toMatch(/65 bytes.*got 64/);
     expect(await reason("ecies-p256", b64url(new Uint8Array([5, ...raw.slice(1)])))).toMatch(/0x04/);
+    // The route names the field; the reason itself does not repeat it.
     for (const garbage of ["not a key!", "", 42, null, [1, 2], { kty: "RSA", n: "AQAB", e: "AQAB" }]) {
-      expect(await reason("ecies-p256", garbage)).toMatch(/^public_key: /);
+      expect(await reason("ecies-p256", garbage)).toMatch(/^(?!public_key)\S/);
     }
   });
 });
@@ -213,9 +214,7 @@ describe("importDevicePublicKey: RSA", () => {
       { name: "RSA-OAEP", modulusLength: 1024, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-1" },
       ["encrypt", "decrypt"],
     );
-    expect(await reason("rsa-oaep-sha1", jwk)).toBe(
-      "public_key: RSA modulus must be at least 2048 bits, got 1024",
-    );
+    expect(await reason("rsa-oaep-sha1", jwk)).toBe("RSA modulus must be at least 2048 bits, got 1024");
   });
 
   it("rejects a modulus over 4096 bits", async () => {
@@ -239,7 +238,7 @@ describe("importDevicePublicKey: RSA", () => {
     even[even.length - 1] = (even[even.length - 1] ?? 0) & 0xfe;
     expect(await reason("rsa-oaep-sha1", { ...rsaPub, n: b64url(even) })).toMatch(/odd/);
     expect(await reason("rsa-oaep-sha1", { ...rsaPub, n: "not base64!" })).toMatch(/base64url/);
-    expect(await reason("rsa-oaep-sha1", "garbage")).toMatch(/^public_key: /);
+    expect(await reason("rsa-oaep-sha1", "garbage")).toMatch(/^(?!public_key)\S/);
   });
 
   it("knows exactly the three formats", () => {

@@ -95,6 +95,73 @@ describe("request errors are problem+json, never a 500", () => {
     expect(p.errors[0].field).toBe("user_id");
   });
 
+  it("field errors read plainly: no zod defaults, the field named once, the body called body", async () => {
+    const app = await createApp();
+    const errorsOf = async (path: string, body: unknown) =>
+      expectProblem(await call("POST", path, { key: app.apiKey, body }), 400);
+    const cases: [string, unknown, { field: string; message: string }[]][] = [
+      [
+        "/v1/enrollments",
+        { user_id: 42, ttl_seconds: 30 },
+        [
+          { field: "user_id", message: "must be a string" },
+          { field: "ttl_seconds", message: "must be an integer from 60 to 3600" },
+        ],
+      ],
+      [
+        "/v1/enrollments",
+        { user_id: "x", ttl_seconds: 100.5 },
+        [{ field: "ttl_seconds", message: "must be an integer from 60 to 3600" }],
+      ],
+      ["/v1/enrollments", { user_id: "x", extra: 1 }, [{ field: "body", message: "unknown field: extra" }]],
+      ["/v1/enrollments", [1, 2], [{ field: "body", message: "must be a JSON object" }]],
+      [
+        "/v1/challenges",
+        { user_id: "x", supersede: "yes", context: "s" },
+        [
+          { field: "context", message: "must be a JSON object" },
+          { field: "supersede", message: "must be true or false" },
+        ],
+      ],
+      [
+        "/v1/device/enroll",
+        {},
+        [
+          { field: "code", message: "is required" },
+          { field: "key_format", message: "is required" },
+          { field: "public_key", message: "is required" },
+        ],
+      ],
+      [
+        "/v1/device/enroll",
+        { code: "c".repeat(201), key_format: "dsa", public_key: 5 },
+        [
+          { field: "code", message: "must be at most 200 characters" },
+          { field: "key_format", message: "must be one of ecies-p256, rsa-oaep-sha1, rsa-oaep-sha256" },
+          { field: "public_key", message: "must be a string or a JSON object" },
+        ],
+      ],
+    ];
+    for (const [path, body, errors] of cases) {
+      const p = await errorsOf(path, body);
+      expect(p.errors, `${path} ${JSON.stringify(body)}`).toEqual(errors);
+      // The detail sums it up: the first error, and how many more there are.
+      const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : "";
+      expect(p.detail).toBe(`${errors[0]?.field}: ${errors[0]?.message}${more}`);
+    }
+    // A key the service refuses: the message says what is wrong without repeating the field's name.
+    const enr = await call("POST", "/v1/enrollments", { key: app.apiKey, body: { user_id: "pk" } });
+    const code = new URL(enr.body.qr_svg_url).searchParams.get("code");
+    const bad = await errorsOf("/v1/device/enroll", { code, key_format: "ecies-p256", public_key: "AAAA" });
+    expect(bad.errors).toHaveLength(1);
+    expect(bad.errors[0].field).toBe("public_key");
+    expect(bad.errors[0].message).not.toMatch(/public_key/);
+    expect(bad.detail).toBe(`public_key: ${bad.errors[0].message}`);
+    // Query strings too.
+    const q = expectProblem(await call("GET", "/v1/audit?limit=0x10", { key: app.apiKey }), 400);
+    expect(q.errors).toEqual([{ field: "limit", message: "must be an integer from 1 to 200" }]);
+  });
+
   it("every response carries the security headers", async () => {
     const res = await call("GET", "/");
     expect(res.status).toBe(200);

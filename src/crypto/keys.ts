@@ -40,8 +40,9 @@ function shown(v: unknown): string {
   return typeof v === "string" ? JSON.stringify(v.slice(0, 40)) : typeof v;
 }
 
+/** A refusal; `reason` is about the public_key field and does not repeat its name. */
 function fail(reason: string): ImportResult {
-  return { ok: false, reason: `public_key: ${reason}` };
+  return { ok: false, reason };
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -160,6 +161,6 @@ export async function importDevicePublicKey(format: KeyFormat, publicKey: unknow
     case "rsa-oaep-sha256":
       return importRsa(format, publicKey);
     default:
-      return { ok: false, reason: `key_format: must be one of ${KEY_FORMATS.join(", ")}` };
+      return fail(`key_format must be one of ${KEY_FORMATS.join(", ")}`);
   }
 }

@@ -43,17 +43,20 @@ async function readLimited(request: Request): Promise<string> {
   }
 }
 
-export function zodFieldErrors(error: z.ZodError): FieldError[] {
+/** One entry per problem; one about the whole body (or query string) names `whole` as its field. */
+export function zodFieldErrors(error: z.ZodError, whole = "body"): FieldError[] {
   return error.issues.map((issue) => ({
-    field: issue.path.length ? issue.path.join(".") : "(body)",
+    field: issue.path.length ? issue.path.join(".") : whole,
     message: issue.message,
   }));
 }
 
-function invalid(where: string, error: z.ZodError) {
-  const errors = zodFieldErrors(error);
+/** A 400 listing every field error; its detail is the first one, and how many more there are. */
+function invalid(where: "body" | "query", error: z.ZodError) {
+  const errors = zodFieldErrors(error, where);
   const first = errors[0];
-  const detail = first ? `${first.field}: ${first.message}` : `The ${where} is invalid.`;
+  const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : "";
+  const detail = first ? `${first.field}: ${first.message}${more}` : `The ${where} is invalid.`;
   return badRequest(detail, errors);
 }
 
@@ -86,7 +89,7 @@ export async function readJson<S extends z.ZodType>(request: Request, schema: S)
 export function readQuery<S extends z.ZodType>(request: Request, schema: S): z.output<S> {
   const params = Object.fromEntries(new URL(request.url).searchParams);
   const parsed = schema.safeParse(params);
-  if (!parsed.success) throw invalid("query string", parsed.error);
+  if (!parsed.success) throw invalid("query", parsed.error);
   return parsed.data;
 }
 

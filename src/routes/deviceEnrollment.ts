@@ -43,7 +43,9 @@ const activationRefused = () =>
 export const enroll: Handler = async (request, env) => {
   const body = await readJson(request, deviceEnroll);
   const imported = await importDevicePublicKey(body.key_format, body.public_key);
-  if (!imported.ok) throw badRequest(imported.reason, [{ field: "public_key", message: imported.reason }]);
+  if (!imported.ok) {
+    throw badRequest(`public_key: ${imported.reason}`, [{ field: "public_key", message: imported.reason }]);
+  }
 
   if (!/^enc_[A-Za-z0-9_-]{43}$/.test(body.code)) throw codeRefused();
   const now = Date.now();
