@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { KEY_FORMATS } from "./crypto/keys";
+import { AUDIT_EVENT_TYPES, AUDIT_OUTCOMES } from "./db/auditEvents";
 import { plainIssueMessage } from "./http/issues";
 import { MAX_WAIT_SECONDS } from "./http/request";
 import { WEBHOOK_EVENT_TYPES } from "./webhooks/types";
@@ -100,12 +101,15 @@ export const deviceResponse = z.strictObject({
     .optional(),
 });
 
-const timestamp = z.iso.datetime({ offset: true, error: "must be an ISO-8601 timestamp" });
+/** A moment: an ISO-8601 timestamp with its offset, or a date alone, which means its midnight UTC. */
+const timestamp = z.union([z.iso.datetime({ offset: true }), z.iso.date()], {
+  error: "must be an ISO-8601 timestamp (2026-12-04T09:30:00Z) or date (2026-12-04, midnight UTC)",
+});
 
 export const auditQuery = z.object({
   user_id: userId.optional(),
-  type: z.string().max(64).optional(),
-  outcome: z.string().max(32).optional(),
+  type: z.enum(AUDIT_EVENT_TYPES).optional(),
+  outcome: z.enum(AUDIT_OUTCOMES).optional(),
   since: timestamp.optional(),
   until: timestamp.optional(),
   limit: queryInt(1, 200).optional(),

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { answer, call, createApp, enrollDevice, expectProblem, type Json } from "./helpers";
+import { AUDIT_EVENT_TYPES, AUDIT_OUTCOMES } from "../src/db/auditEvents";
+import { answer, call, createApp, enrollDevice, entropyFor, expectProblem, type Json } from "./helpers";
 
 describe("audit trail", () => {
   it("records every step of enrollment and of each 2FA request", async () => {
@@ -103,6 +104,84 @@ describe("audit trail", () => {
     expect(all).toEqual([6, 5, 4, 3, 2].map((i) => at(t0 + i * 1000)));
   });
 
+  it("since and until take a date alone, as its midnight UTC", async () => {
+    const app = await createApp();
+    const day = (d: string, hh: string) => Date.parse(`${d}T${hh}:00:00Z`);
+    await env.DB.batch(
+      [
+        day("2026-12-03", "23"),
+        day("2026-12-04", "00"),
+        day("2026-12-04", "12"),
+        day("2026-12-05", "00"),
+      ].map((at, i) =>
+        env.DB.prepare(
+          "INSERT INTO audit_events (id, app_id, type, outcome, created_at) VALUES (?1, ?2, 'user.paused', 'paused', ?3)",
+        ).bind(`evt_date${String(i).padStart(22, "0")}`, app.appId, at),
+      ),
+    );
+    const times = async (q: string) => {
+      const res = await call("GET", `/v1/audit?${q}`, { key: app.apiKey });
+      expect(res.status, `${q}: ${JSON.stringify(res.body)}`).toBe(200);
+      return res.body.data.map((e: Json) => e.created_at);
+    };
+    expect(await times("since=2026-12-04&until=2026-12-05")).toEqual([
+      "2026-12-04T12:00:00.000Z",
+      "2026-12-04T00:00:00.000Z",
+    ]);
+    expect(await times("since=2026-12-04")).toEqual(await times("since=2026-12-04T00:00:00Z"));
+    expect(await times("until=2026-12-04")).toEqual(["2026-12-03T23:00:00.000Z"]);
+    for (const q of ["since=2026-02-30", "since=2026-12-4", "until=20261204", "since=2026-12-04T10:00"]) {
+      const p = expectProblem(await call("GET", `/v1/audit?${q}`, { key: app.apiKey }), 400);
+      expect(p.errors[0].message, q).toMatch(/ISO-8601 timestamp .* or date/);
+    }
+  });
+
+  it("type and outcome must be ones the service writes; a misspelt one is a 400 naming them", async () => {
+    const app = await createApp();
+    for (const [q, field, list] of [
+      ["type=nope", "type", AUDIT_EVENT_TYPES],
+      ["type=challenge.resolve", "type", AUDIT_EVENT_TYPES],
+      ["outcome=zzz", "outcome", AUDIT_OUTCOMES],
+      ["outcome=Approved", "outcome", AUDIT_OUTCOMES],
+    ] as const) {
+      const p = expectProblem(await call("GET", `/v1/audit?${q}`, { key: app.apiKey }), 400);
+      expect(p.errors).toEqual([{ field, message: `must be one of ${list.join(", ")}` }]);
+    }
+    for (const type of AUDIT_EVENT_TYPES) {
+      expect((await call("GET", `/v1/audit?type=${type}`, { key: app.apiKey })).status, type).toBe(200);
+    }
+    for (const outcome of AUDIT_OUTCOMES) {
+      expect((await call("GET", `/v1/audit?outcome=${outcome}`, { key: app.apiKey })).status, outcome).toBe(
+        200,
+      );
+    }
+  });
+
+  it("every event a full run writes has a listed type and outcome", async () => {
+    const app = await createApp();
+    const device = await enrollDevice(app, "lisa");
+    const ok = await call("POST", "/v1/challenges", { key: app.apiKey, body: { user_id: "lisa" } });
+    await answer(device, ok.body.id, "approve");
+    const no = await call("POST", "/v1/challenges", { key: app.apiKey, body: { user_id: "lisa" } });
+    await call("POST", `/v1/device/challenges/${no.body.id}/response`, {
+      token: device.token,
+      body: { entropy: await entropyFor(device, no.body.id), decision: "deny", reason: "not_me" },
+    });
+    await call("DELETE", `/v1/users/lisa/pause`, { key: app.apiKey });
+    await call("PATCH", "/v1/settings", { key: app.apiKey, body: { number_matching: true } });
+    await call("DELETE", `/v1/devices/${device.deviceId}`, { key: app.apiKey });
+    const { results } = await env.DB.prepare(
+      "SELECT DISTINCT type, outcome FROM audit_events WHERE app_id = ?1",
+    )
+      .bind(app.appId)
+      .all<{ type: string; outcome: string | null }>();
+    expect(results.length).toBeGreaterThan(8);
+    for (const r of results) {
+      expect(AUDIT_EVENT_TYPES as readonly string[], r.type).toContain(r.type);
+      if (r.outcome !== null) expect(AUDIT_OUTCOMES as readonly string[], r.outcome).toContain(r.outcome);
+    }
+  });
+
   it("rejects bad filters and cursors", async () => {
     const app = await createApp();
     for (const q of [
@@ -110,6 +189,8 @@ describe("audit trail", () => {
       "limit=201",
       "limit=x",
       "since=yesterday",
+      "type=nope",
+      "outcome=zzz",
       "cursor=abc",
       "cursor=evt_",
       "cursor=c1_7",

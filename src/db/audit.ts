@@ -1,12 +1,14 @@
 import { newId } from "../crypto/random";
 import { markForSealing } from "../durable/auditSealer";
 import { CHAIN_COLUMNS, type ChainRow } from "./auditChain";
+import type { AuditEventType, AuditOutcome } from "./auditEvents";
 
 /** What happened, for the append-only audit trail. `type` is dotted: `challenge.created`, `device.revoked`… */
 export interface AuditInput {
   appId: string;
-  type: string;
-  outcome?: string | null;
+  /** One of AUDIT_EVENT_TYPES (src/db/auditEvents.ts), which GET /v1/audit's filter accepts. */
+  type: AuditEventType;
+  outcome?: AuditOutcome | null;
   userId?: string | null;
   enrollmentId?: string | null;
   deviceId?: string | null;
