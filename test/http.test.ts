@@ -1,7 +1,28 @@
-import { SELF } from "cloudflare:test";
+import { createExecutionContext, SELF, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { MAX_BODY_BYTES } from "../src/http/body";
-import { BASE, call, createApp, expectProblem } from "./helpers";
+import worker from "../src/index";
+import { BASE, call, createApp, enrollDevice, expectProblem } from "./helpers";
+
+/**
+ * Sends `path` to the Worker with header values exactly as given. A Headers object built in a test is
+ * normalised (Fetch trims the whitespace around each value), but one from the network reaches the
+ * Worker with its trailing spaces and tabs, so this hands the Worker a Headers that returns them raw.
+ */
+async function sendRaw(path: string, raw: Record<string, string>): Promise<Response> {
+  class RawHeaders extends Headers {
+    override get(name: string): string | null {
+      return raw[name.toLowerCase()] ?? super.get(name);
+    }
+  }
+  const request = new Request<unknown, IncomingRequestCfProperties>(`${BASE}${path}`);
+  Object.defineProperty(request, "headers", { value: new RawHeaders() });
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(request, env, ctx);
+  await waitOnExecutionContext(ctx);
+  return res;
+}
 
 describe("authentication", () => {
   it("a missing, malformed, unknown or revoked key gets the same 401", async () => {
@@ -19,6 +40,26 @@ describe("authentication", () => {
       bodies.add(JSON.stringify(res.body));
     }
     expect(bodies.size).toBe(1);
+  });
+
+  it("an API key or device token with spaces or tabs around it is accepted", async () => {
+    const app = await createApp();
+    const device = await enrollDevice(app, "ws");
+    for (const pad of [" ", "  ", "\t", " \t "]) {
+      const keyed = await sendRaw("/v1/audit", { "x-api-key": `${pad}${app.apiKey}${pad}` });
+      expect(keyed.status, JSON.stringify(pad)).toBe(200);
+      const legacy = await sendRaw("/v1/audit", { x_api_key: `${app.apiKey}${pad}` });
+      expect(legacy.status, JSON.stringify(pad)).toBe(200);
+      const bearer = await sendRaw("/v1/device/challenges", {
+        authorization: `${pad}Bearer ${device.token}${pad}`,
+      });
+      expect(bearer.status, JSON.stringify(pad)).toBe(200);
+    }
+    // Only around it: a space inside is still a different value.
+    expect((await sendRaw("/v1/audit", { "x-api-key": `${app.apiKey} x` })).status).toBe(401);
+    expect(
+      (await sendRaw("/v1/device/challenges", { authorization: `Bearer ${device.token} x` })).status,
+    ).toBe(401);
   });
 
   it("accepts the legacy X_API_Key header spelling", async () => {

@@ -2,6 +2,7 @@ import { sha256Hex } from "../crypto/hash";
 import { findActiveKey, type KeyOwner } from "../db/apiKeys";
 import type { Env } from "../env";
 import { unauthorized } from "../http/problem";
+import { trimOws } from "../http/request";
 import { plausibleApiKey } from "./keyFormat";
 
 export interface AppCaller {
@@ -19,7 +20,7 @@ export const kvKeyFor = (keyHash: string) => `apikey:${keyHash}`;
  * exist.
  */
 export async function authenticateApp(request: Request, env: Env): Promise<AppCaller> {
-  const key = request.headers.get("x-api-key") ?? request.headers.get("x_api_key");
+  const key = trimOws(request.headers.get("x-api-key") ?? request.headers.get("x_api_key"));
   if (!key || !plausibleApiKey(key)) throw unauthorized();
   const hash = await sha256Hex(key);
   const now = Date.now();

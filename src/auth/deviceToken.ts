@@ -2,6 +2,7 @@ import { sha256Hex } from "../crypto/hash";
 import { type DeviceRow, deviceByTokenHash } from "../db/devices";
 import type { Env } from "../env";
 import { deviceUnauthorized } from "../http/problem";
+import { trimOws } from "../http/request";
 
 const TOKEN_SHAPE = /^edt_[A-Za-z0-9_-]{43}$/;
 
@@ -16,7 +17,12 @@ export async function deviceTokenHash(request: Request): Promise<string> {
 }
 
 function bearer(request: Request): string | undefined {
-  return /^Bearer\s+(\S+)$/i.exec(request.headers.get("authorization") ?? "")?.[1];
+  return bearerToken(request.headers.get("authorization"));
+}
+
+/** The token of an `Authorization: Bearer <token>` value, spaces and tabs around it allowed. */
+export function bearerToken(header: string | null): string | undefined {
+  return /^Bearer[ \t]+(\S+)$/i.exec(trimOws(header) ?? "")?.[1];
 }
 
 async function tokenHash(token: string | undefined): Promise<string> {

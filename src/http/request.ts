@@ -17,6 +17,21 @@ export const clientIp = (request: Request): string | null => {
   return ip !== null && /^[0-9A-Fa-f.:]{2,45}$/.test(ip) ? ip : null;
 };
 
+/**
+ * A header value without the spaces and tabs around it (HTTP's optional whitespace, RFC 9110 §5.5): the
+ * runtime strips them only in front, so a key pasted with a trailing space would otherwise be refused.
+ * A loop rather than a regex: `/[ \t]+$/` is quadratic on a long run of spaces followed by anything else.
+ */
+export function trimOws(value: string | null): string | null {
+  if (value === null) return null;
+  const ows = (c: string | undefined) => c === " " || c === "\t";
+  let start = 0;
+  let end = value.length;
+  while (start < end && ows(value[start])) start++;
+  while (end > start && ows(value[end - 1])) end--;
+  return value.slice(start, end);
+}
+
 const ID_SHAPE = /^[0-9a-hjkmnp-tv-z]{26}$/;
 
 /** A path id of the expected type, or a 404: a malformed id names nothing, just like an unknown one. */

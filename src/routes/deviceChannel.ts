@@ -1,5 +1,5 @@
 import { admitDevice } from "../abuse/limits";
-import { deviceForToken } from "../auth/deviceToken";
+import { bearerToken, deviceForToken } from "../auth/deviceToken";
 import { CHANNEL_APP_HEADER, CHANNEL_DEVICE_HEADER, CHANNEL_PROTOCOL_HEADER } from "../durable/channel";
 import { Problem } from "../http/problem";
 import { clientIp, type Handler } from "../http/request";
@@ -31,7 +31,7 @@ export const connect: Handler = async (request, env) => {
     .split(",")
     .map((p) => p.trim())
     .filter((p) => p !== "");
-  const header = /^Bearer\s+(\S+)$/i.exec(request.headers.get("authorization") ?? "")?.[1];
+  const header = bearerToken(request.headers.get("authorization"));
   const fromProtocol = offered
     .find((p) => p.startsWith(BEARER_PROTOCOL_PREFIX))
     ?.slice(BEARER_PROTOCOL_PREFIX.length);
