@@ -34,12 +34,18 @@ describe("authentication", () => {
       `ek_live_${"A".repeat(43)}`,
       `${app.apiKey}x`,
     ];
+    await env.DB.prepare("UPDATE api_keys SET revoked_at = ?1 WHERE id = ?2")
+      .bind(Date.now(), app.keyId)
+      .run();
+    attempts.push(app.apiKey);
     for (const key of attempts) {
       const res = await call("GET", "/v1/audit", key ? { key } : {});
       expectProblem(res, 401);
       bodies.add(JSON.stringify(res.body));
     }
     expect(bodies.size).toBe(1);
+    // It says which header to send, and nothing about what was wrong with the one sent.
+    expect(JSON.parse([...bodies][0] ?? "{}").detail).toBe("Send a valid API key in the X-API-Key header.");
   });
 
   it("an API key or device token with spaces or tabs around it is accepted", async () => {
@@ -69,6 +75,7 @@ describe("authentication", () => {
   });
 
   it("device calls need a valid bearer token", async () => {
+    const bodies = new Set<string>();
     for (const auth of [undefined, "Bearer", "Bearer nope", `Bearer edt_${"A".repeat(43)}`, "Basic abc"]) {
       const res = await call(
         "GET",
@@ -76,7 +83,12 @@ describe("authentication", () => {
         auth ? { headers: { authorization: auth } } : {},
       );
       expectProblem(res, 401);
+      bodies.add(JSON.stringify(res.body));
     }
+    expect(bodies.size).toBe(1);
+    expect(JSON.parse([...bodies][0] ?? "{}").detail).toBe(
+      "Send a valid device token in the Authorization header: Bearer <device token>.",
+    );
   });
 });
 

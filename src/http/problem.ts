@@ -64,15 +64,21 @@ export class Problem extends Error {
 export const badRequest = (detail: string, errors?: FieldError[]) =>
   new Problem(400, "invalid-request", "Invalid request", detail, errors ? { errors } : {});
 
+// One body for every refused credential (missing, malformed, unknown, revoked): it names the header to
+// send and nothing about what was wrong with the one that came.
 export const unauthorized = () =>
-  new Problem(401, "unauthorized", "Unauthorized", "A valid credential is required for this call.", {
+  new Problem(401, "unauthorized", "Unauthorized", "Send a valid API key in the X-API-Key header.", {
     headers: { "WWW-Authenticate": 'ApiKey header="X-API-Key"' },
   });
 
 export const deviceUnauthorized = () =>
-  new Problem(401, "unauthorized", "Unauthorized", "A valid device token is required for this call.", {
-    headers: { "WWW-Authenticate": 'Bearer realm="encrypxon-device"' },
-  });
+  new Problem(
+    401,
+    "unauthorized",
+    "Unauthorized",
+    "Send a valid device token in the Authorization header: Bearer <device token>.",
+    { headers: { "WWW-Authenticate": 'Bearer realm="encrypxon-device"' } },
+  );
 
 export const notFound = (what: string) =>
   new Problem(404, "not-found", "Not found", `No ${what} with that id exists for this caller.`);
