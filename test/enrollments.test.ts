@@ -62,13 +62,24 @@ describe("POST /v1/enrollments", () => {
     expect(svg.status).toBe(200);
     expect(svg.headers.get("content-type")).toBe("image/svg+xml");
     expect(svg.body).toMatch(/^<svg[\s\S]*<\/svg>$/);
-    expectProblem(await call("GET", `/v1/enrollments/${enrollment.id}/qr.svg`), 404);
-    expectProblem(
-      await call("GET", `/v1/enrollments/${enrollment.id}/qr.svg?code=enc_${"A".repeat(43)}`),
-      404,
-    );
+    // Whatever does not match (no code, another code, another id, a used code), one answer that says so.
+    const other = await newEnrollment("bob");
+    const refused = [
+      `/v1/enrollments/${enrollment.id}/qr.svg`,
+      `/v1/enrollments/${enrollment.id}/qr.svg?code=enc_${"A".repeat(43)}`,
+      `/v1/enrollments/${enrollment.id}/qr.png?code=${other.code}`,
+      `/v1/enrollments/${other.enrollment.id}/qr.svg?code=${code}`,
+      `/v1/enrollments/enr_nope/qr.png?code=${code}`,
+    ];
     await claim(code);
-    expectProblem(await call("GET", `/v1/enrollments/${enrollment.id}/qr.svg?code=${code}`), 404);
+    refused.push(`/v1/enrollments/${enrollment.id}/qr.svg?code=${code}`);
+    const bodies = new Set<string>();
+    for (const path of refused) {
+      const p = expectProblem(await call("GET", path), 404);
+      expect(p.detail, path).toBe("The id and code do not match a pending enrollment.");
+      bodies.add(JSON.stringify(p));
+    }
+    expect(bodies.size).toBe(1);
   });
 
   it("validates input", async () => {

@@ -9,7 +9,7 @@ import { enrollmentByCodeHash, enrollmentForApp, enrollmentStatus } from "../db/
 import { wakeEnrollment } from "../durable/enrollmentWaiter";
 import type { Env } from "../env";
 import { json, readJson, readQuery } from "../http/body";
-import { conflict, notFound } from "../http/problem";
+import { conflict, notFound, Problem } from "../http/problem";
 import { clientIp, type Handler, pathId, publicOrigin } from "../http/request";
 import { encodeQrPng } from "../qr/png";
 import { createEnrollment, waitQuery } from "../schemas";
@@ -90,13 +90,15 @@ export const get: Handler = async (request, env) => {
  * the URL works as an <img src> on the login page; it stops working once the code is used or expires.
  */
 async function qrUriFor(request: IRequest, env: Env): Promise<string> {
-  const id = pathId(request, "id", "enr", "enrollment");
+  // One answer whatever is wrong (the id, the code, or the code's state), so it reveals nothing.
+  const noMatch = () =>
+    new Problem(404, "not-found", "Not found", "The id and code do not match a pending enrollment.");
+  const id = request.params.id ?? "";
   const code = new URL(request.url).searchParams.get("code") ?? "";
-  if (!/^enc_[A-Za-z0-9_-]{43}$/.test(code)) throw notFound("enrollment");
+  if (!/^enc_[A-Za-z0-9_-]{43}$/.test(code)) throw noMatch();
   const row = await enrollmentByCodeHash(env.DB, await sha256Hex(code));
   const now = Date.now();
-  if (!row || row.id !== id || row.status !== "pending" || now >= row.expires_at)
-    throw notFound("enrollment");
+  if (!row || row.id !== id || row.status !== "pending" || now >= row.expires_at) throw noMatch();
   const name = (await appName(env.DB, row.app_id)) ?? row.app_id;
   return enrollmentUri(publicOrigin(request, env), code, name, row.user_label ?? row.user_id);
 }
