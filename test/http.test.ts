@@ -119,6 +119,44 @@ describe("request errors are problem+json, never a 500", () => {
     expectProblem(big, 413);
   });
 
+  it("JSON is application/json or an application/*+json type, with any parameters", async () => {
+    const app = await createApp();
+    const send = (type: string | undefined, userId: string) =>
+      SELF.fetch(`${BASE}/v1/enrollments`, {
+        method: "POST",
+        headers: { "x-api-key": app.apiKey, ...(type === undefined ? {} : { "content-type": type }) },
+        // Bytes, not a string: fetch would label a string text/plain.
+        body: new TextEncoder().encode(JSON.stringify({ user_id: userId })),
+      });
+    for (const type of [
+      "application/json",
+      "application/json; charset=utf-8",
+      "Application/JSON;charset=UTF-8",
+      "application/merge-patch+json",
+      "application/vnd.api+json; ext=bulk",
+      "application/json ; charset=utf-8",
+      // No content type at all is read as JSON, as before.
+      undefined,
+    ]) {
+      const res = await send(type, "ct");
+      expect(res.status, String(type)).toBe(201);
+      await res.arrayBuffer();
+    }
+    for (const type of [
+      "application/json-seq",
+      "application/jsonl",
+      "application/json5",
+      "application/jsonx+xml",
+      "text/json",
+      "application/+json",
+      "application/x-www-form-urlencoded",
+    ]) {
+      const res = await send(type, "ct");
+      expect(res.status, type).toBe(415);
+      await res.arrayBuffer();
+    }
+  });
+
   it("an oversize body without content-length is cut off while streaming", async () => {
     const app = await createApp();
     const chunk = new TextEncoder().encode(" ".repeat(4096));

@@ -60,11 +60,22 @@ function invalid(where: "body" | "query", error: z.ZodError) {
   return badRequest(detail, errors);
 }
 
+/**
+ * Whether a content type is JSON: `application/json` or a structured `application/…+json` type (RFC 6839:
+ * `application/merge-patch+json`, `application/problem+json`), with any parameters. Look-alikes that
+ * are not JSON documents (`application/json-seq`, `application/jsonl`) are not.
+ */
+export function isJsonContentType(type: string): boolean {
+  const essence = (type.split(";")[0] ?? "").trim().toLowerCase();
+  return essence === "application/json" || /^application\/[a-z0-9!#$&^_.+-]+\+json$/.test(essence);
+}
+
 /** Parses and validates a JSON body; an empty body is treated as `{}` so optional-only calls work. */
 export async function readJson<S extends z.ZodType>(request: Request, schema: S): Promise<z.output<S>> {
+  // No content type at all is read as JSON (only a declared non-JSON type is refused below).
   const type = request.headers.get("content-type");
   const text = await readLimited(request);
-  if (type && !/^application\/([a-z.+-]*\+)?json\b/i.test(type) && text.trim() !== "") {
+  if (type && !isJsonContentType(type) && text.trim() !== "") {
     throw new Problem(
       415,
       "unsupported-media-type",
