@@ -87,9 +87,14 @@ function makeRouter(table: typeof routes) {
   }
   router.all("*", (request) => {
     const path = new URL(request.url).pathname;
-    const allowed = router.routes
-      .filter(([method, pattern]) => method !== "ALL" && pattern.test(path))
-      .map(([method]) => method);
+    const allowed = [
+      ...new Set(
+        router.routes
+          .filter(([method, pattern]) => method !== "ALL" && pattern.test(path))
+          // HEAD goes wherever GET does (see headAsGet).
+          .flatMap(([method]) => (method === "GET" ? ["GET", "HEAD"] : [method])),
+      ),
+    ];
     if (allowed.length === 0) {
       throw new Problem(404, "not-found", "Not found", `There is no ${path.slice(0, 200)} in this API.`);
     }
@@ -111,20 +116,43 @@ function makeRouter(table: typeof routes) {
 const router = makeRouter(routes);
 const adminRouter = makeRouter(adminRoutes);
 
+/**
+ * HEAD is GET without the body (RFC 9110 §9.3.2): the GET handler runs and its status and headers are
+ * the answer, on every path that has a GET. Never an upgrade: a HEAD carrying `Upgrade: websocket` is
+ * answered as a plain GET would be (426), not with a socket.
+ */
+function headAsGet(request: Request): Request {
+  const headers = new Headers(request.headers);
+  headers.delete("upgrade");
+  return new Request(request, { method: "GET", headers });
+}
+
+async function withoutBody(response: Response): Promise<Response> {
+  await response.body?.cancel();
+  return new Response(null, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+}
+
 export default {
   async fetch(request, env, ctx): Promise<Response> {
+    const head = request.method === "HEAD";
+    const routed = head ? headAsGet(request) : request;
     let response: Response;
     try {
-      const path = new URL(request.url).pathname;
+      const path = new URL(routed.url).pathname;
       const chosen = ADMIN_PREFIX.test(path) && adminEnabled(env) ? adminRouter : router;
       response =
-        (await chosen.fetch(request, env, ctx)) ??
+        (await chosen.fetch(routed, env, ctx)) ??
         problemResponse(new Problem(404, "not-found", "Not found", "Not found."));
     } catch (err) {
-      response = toErrorResponse(err, request);
+      response = toErrorResponse(err, routed);
     }
     // Audit rows written by this request get sealed into their application's chain after the answer.
     sealMarked(env, ctx);
-    return withSecurityHeaders(request, response);
+    const secured = withSecurityHeaders(request, response);
+    return head ? withoutBody(secured) : secured;
   },
 } satisfies ExportedHandler<Env>;

@@ -28,6 +28,10 @@ function checkHeaders(what: string, res: Response, path: string) {
   }
 }
 
+/** A response's headers, without the length (which only a body has). */
+const headerMap = (res: Response) =>
+  Object.fromEntries([...res.headers].filter(([k]) => k !== "content-length"));
+
 async function send(method: string, path: string, init: RequestInit = {}) {
   const res = await SELF.fetch(`${BASE}${path}`, { method, ...init });
   // A 101 carries a live socket: accept and close it so the test leaves nothing open.
@@ -73,6 +77,17 @@ describe("security headers and CORS over the route table", () => {
       expect(preflight.headers.get("allow")?.split(", ")).not.toContain("OPTIONS");
       expect([...preflight.headers.keys()].filter((k) => k.startsWith("access-control-"))).toEqual([]);
 
+      if (route.method === "GET") {
+        expect(preflight.headers.get("allow")?.split(", ")).toContain("HEAD");
+        // HEAD is the GET without its body: same status, same headers.
+        const get = await send("GET", path, { headers: creds });
+        const head = await SELF.fetch(`${BASE}${path}`, { method: "HEAD", headers: creds });
+        expect(await head.text(), `${name} HEAD body`).toBe("");
+        checkHeaders(`${name} HEAD (${head.status})`, head, pathname);
+        expect(head.status, `${name} HEAD`).toBe(get.status);
+        expect(headerMap(head), `${name} HEAD headers`).toEqual(headerMap(get));
+      }
+
       // PUT: no route takes it (PATCH does, on /v1/settings).
       const wrong = await send("PUT", path, { headers: creds });
       checkHeaders(`${name} PUT`, wrong, pathname);
@@ -84,13 +99,22 @@ describe("security headers and CORS over the route table", () => {
     for (const [method, path, status] of [
       ["GET", "/nowhere", 404],
       ["OPTIONS", "/nowhere", 404],
-      ["HEAD", "/v1/audit", 405],
+      // HEAD answers as GET does: without the API key, the same 401.
+      ["HEAD", "/v1/audit", 401],
+      ["HEAD", "/", 200],
+      ["HEAD", "/openapi.json", 200],
+      ["HEAD", "/docs", 200],
+      ["HEAD", "/nowhere", 404],
+      // Where there is no GET there is no HEAD either.
+      ["HEAD", "/v1/challenges", 405],
       ["GET", "/v1/enrollments/../../etc/passwd", 404],
     ] as const) {
       const res = await send(method, path);
       expect(res.status, `${method} ${path}`).toBe(status);
       checkHeaders(`${method} ${path}`, res, new URL(`${BASE}${path}`).pathname);
     }
+    const postOnly = await send("HEAD", "/v1/challenges");
+    expect(postOnly.headers.get("allow")).toBe("POST");
   });
 
   it("the WebSocket endpoint: refusal without Upgrade, 401 with a bad token, 101 with a good one", async () => {
@@ -106,12 +130,35 @@ describe("security headers and CORS over the route table", () => {
     const ok = await send("GET", path, { headers: { upgrade: "websocket", ...credentials(t, "device") } });
     expect(ok.status).toBe(101);
     checkHeaders("101", ok, path);
+    // A HEAD asking for an upgrade is answered as a plain GET (426), with no socket. Straight to the
+    // Worker: workerd's own fetch would turn such a HEAD into a GET upgrade before it arrives.
+    const ctx = createExecutionContext();
+    const head = await worker.fetch(
+      new Request<unknown, IncomingRequestCfProperties>(`${BASE}${path}`, {
+        method: "HEAD",
+        headers: { upgrade: "websocket", ...credentials(t, "device") },
+      }),
+      env,
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    expect(head.status).toBe(426);
+    expect(head.webSocket).toBeNull();
+    expect(head.body).toBeNull();
   });
 
   it("the docs page and the QR images keep their own policies, tightened by the defaults", async () => {
     const docs = await send("GET", "/docs");
     expect(docs.headers.get("content-security-policy")).toMatch(/frame-ancestors 'none'/);
     expect(docs.headers.get("content-security-policy")).toMatch(/connect-src 'self'/);
+    for (const image of ["qr.svg", "qr.png"]) {
+      const head = await SELF.fetch(`${BASE}/v1/enrollments/${t.enrollmentId}/${image}?code=${t.code}`, {
+        method: "HEAD",
+      });
+      expect(head.status, image).toBe(200);
+      expect(head.headers.get("content-type"), image).toMatch(/^image\//);
+      expect(await head.text(), image).toBe("");
+    }
     const svg = await send("GET", `/v1/enrollments/${t.enrollmentId}/qr.svg?code=${t.code}`);
     expect(svg.status).toBe(200);
     // Shown by an <img> on the application's own origin: a cross-origin load it must allow.

@@ -99,7 +99,7 @@ describe("request errors are problem+json, never a 500", () => {
     expectProblem(res, 405);
     expect(res.headers.get("allow")).toBe("POST");
     const multi = await call("PATCH", "/v1/enrollments/enr_00000000000000000000000000");
-    expect(multi.headers.get("allow")?.split(", ").sort()).toEqual(["DELETE", "GET"]);
+    expect(multi.headers.get("allow")?.split(", ").sort()).toEqual(["DELETE", "GET", "HEAD"]);
   });
 
   it("malformed JSON is 400, a non-JSON content type 415, an oversize body 413", async () => {
