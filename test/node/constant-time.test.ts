@@ -42,6 +42,12 @@ const COMPARE_POINTS: [file: string, fn: string, what: string, compare: string][
 /** Comparisons the finder flags that are not secret comparisons, each with its reason. */
 const NOT_SECRET: { file: string; text: string; why: string }[] = [
   { file: "packages/device/src/store.ts", text: "err.code === code", why: "a Node error code (ENOENT)" },
+  { file: "src/http/issues.ts", text: ".includes(issue.code)", why: "a zod issue code (invalid_type)" },
+  {
+    file: "src/webhooks/address.ts",
+    text: "((octets[i] ?? 0) & mask) !== (p & mask)",
+    why: "bits of a webhook URL's address (`.map(Number)` reads as number matching to the finder)",
+  },
   // The audit chain's hashes are published in every export (GET /v1/audit): links, not secrets.
   ...[
     ["src/db/auditChain.ts", "row.prev_hash !== prev"],
