@@ -13,6 +13,7 @@ import {
 } from "../packages/client/src/auditChain";
 import { Encrypxon2FaClient } from "../packages/client/src/client";
 import { verifyChain } from "../src/db/auditChain";
+import { MAX_ROWS_PER_RUN } from "../src/durable/auditSealer";
 import { answer, BASE, call, createApp, enrollDevice, type Json, type TestApp } from "./helpers";
 
 async function activity(app: TestApp, users = 2): Promise<void> {
@@ -128,6 +129,40 @@ describe("audit chain: sealing", () => {
     expect(last?.id).toBe("evt_0000000000000000000000zzzz");
     expect(last?.hash).toMatch(/^[0-9a-f]{64}$/);
     expect((await verify(app)).body.ok).toBe(true);
+  });
+
+  it("a backlog is sealed in bounded runs: reads stay quick and the alarm works off the rest", async () => {
+    const app = await createApp();
+    await activity(app, 1);
+    const before = (await sealed(app)).length;
+    const backlog = MAX_ROWS_PER_RUN + 500;
+    // Rows written while sealing was down: one statement, ids evt_ + 26 characters.
+    await env.DB.prepare(
+      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?2)
+       INSERT INTO audit_events (id, app_id, type, detail, created_at)
+       SELECT 'evt_' || printf('%026d', i), ?1, 'api_key.created', NULL, ?3 FROM n`,
+    )
+      .bind(app.appId, backlog, Date.now())
+      .run();
+    // One call seals at most MAX_ROWS_PER_RUN and says the rest is unsealed (not broken).
+    const first = await verify(app, "?limit=10000");
+    expect(first.body).toMatchObject({
+      ok: true,
+      broken: null,
+      unsealed: backlog + before - first.body.head.sealed_events,
+    });
+    expect(first.body.head.sealed_events).toBeLessThanOrEqual(before + MAX_ROWS_PER_RUN);
+    expect(first.body.unsealed).toBeGreaterThanOrEqual(500);
+    // The alarm goes on at once with the backlog, in runs of the same bound, until none is left.
+    const stub = env.AUDIT_SEALERS.get(env.AUDIT_SEALERS.idFromName(app.appId));
+    // (It may also fire on its own meanwhile: BACKLOG_MS is short.)
+    const deadline = Date.now() + 10_000;
+    while ((await rows(app.appId)).some((r) => r.hash === null) && Date.now() < deadline) {
+      await runDurableObjectAlarm(stub);
+    }
+    expect((await rows(app.appId)).filter((r) => r.hash === null)).toEqual([]);
+    const done = await verify(app, "?limit=10000");
+    expect(done.body).toMatchObject({ ok: true, unsealed: 0, checked: before + backlog });
   });
 
   it("verifies in bounded steps with a cursor", async () => {

@@ -7,6 +7,14 @@ import type { Env } from "../env";
 const BATCH = 100;
 /** The backstop: a kicked sealer looks again this much later, and keeps looking while it finds rows. */
 const SWEEP_MS = 30_000;
+/**
+ * Rows one run seals at most, so a call that seals before it reads (GET /v1/audit, verify) stays
+ * bounded. Normally a run finds a handful; a backlog (rows written while sealing was down, or written
+ * behind the service's back) is worked off by the alarm, BACKLOG_MS apart, and reads in the meantime
+ * see the rest as unsealed.
+ */
+export const MAX_ROWS_PER_RUN = 2_000;
+const BACKLOG_MS = 50;
 
 /**
  * One object per application (`idFromName(<app id>)`) that seals its audit events into a hash chain.
@@ -43,8 +51,10 @@ export class AuditSealer extends DurableObject<Env> {
     if (!appId) return;
     const before = (await this.head())?.count ?? 0;
     const after = (await this.seal(appId))?.count ?? 0;
-    // Keep sweeping while events keep arriving; stop once a sweep finds none.
-    if (after > before) await this.ctx.storage.setAlarm(Date.now() + SWEEP_MS);
+    // A full run means more may be waiting: go on at once. Otherwise keep sweeping while events keep
+    // arriving, and stop once a sweep finds none.
+    if (after - before >= MAX_ROWS_PER_RUN) await this.ctx.storage.setAlarm(Date.now() + BACKLOG_MS);
+    else if (after > before) await this.ctx.storage.setAlarm(Date.now() + SWEEP_MS);
   }
 
   async #sealAll(appId: string): Promise<ChainHead | null> {
@@ -55,7 +65,12 @@ export class AuditSealer extends DurableObject<Env> {
 
     const db = this.env.DB;
     let head = await this.head();
-    for (;;) {
+    for (let sealed = 0; ; sealed += BATCH) {
+      if (sealed >= MAX_ROWS_PER_RUN) {
+        // The rest is a backlog: the alarm works it off in bounded runs.
+        await this.ctx.storage.setAlarm(Date.now() + BACKLOG_MS);
+        return head;
+      }
       const rows = await chainRows(db, appId, head?.seq ?? 0, BATCH);
       if (rows.length === 0) return head;
       const updates: D1PreparedStatement[] = [];
