@@ -14,6 +14,7 @@ import { DeviceStore, watch } from "../packages/device/src/index";
 import { createApp } from "../scripts/lib/apps.mjs";
 import { makeTarget } from "../scripts/lib/wrangler.mjs";
 import { Api, enrollOne, enrollUsers, TERMINAL, type User } from "./lib/api";
+import { ChainSeeder, type SeedEvent } from "./lib/chain";
 import { openD1 } from "./lib/db";
 import { fmt, type LoadResult, load, summary } from "./lib/load";
 import { type Dev, REPO_ROOT, startDev, startDirect } from "./lib/server";
@@ -1240,6 +1241,23 @@ function fakeId(prefix: string, n: number): string {
   return `${prefix}_${s}`;
 }
 
+/** Lists the newest audit event until it carries a seal; how long that took. Throws after `timeoutMs`. */
+async function untilSealed(
+  ctx: Ctx,
+  timeoutMs: number,
+): Promise<{ ms: number; calls: number; newest: string | null }> {
+  const t0 = performance.now();
+  for (let calls = 1; ; calls++) {
+    const page = await ctx.api.must("GET", "/v1/audit?limit=1");
+    const newest = (page.data as { id: string; hash: string | null }[] | undefined)?.[0];
+    if (!newest || newest.hash !== null)
+      return { ms: performance.now() - t0, calls, newest: newest?.id ?? null };
+    if (performance.now() - t0 > timeoutMs)
+      throw new Error(`audit trail still unsealed after ${timeoutMs} ms`);
+    await sleep(200);
+  }
+}
+
 /** Adds audit rows (and their challenges) up to `total`, plus `devices` enrolled devices, straight into SQLite. */
 function seed(ctx: Ctx, total: number, devices: number): { auditRows: number } {
   const db = openD1(ctx.stateDir, false);
@@ -1287,8 +1305,28 @@ function seed(ctx: Ctx, total: number, devices: number): { auditRows: number } {
     "INSERT INTO challenges (id, app_id, user_id, status, context, created_at, expires_at, resolved_at, device_id) VALUES (?, ?, ?, ?, '{}', ?, ?, ?, ?)",
   );
   const insertAudit = db.prepare(
-    "INSERT INTO audit_events (id, app_id, type, outcome, user_id, device_id, challenge_id, ip, detail, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, '127.0.0.1', ?, ?)",
+    "INSERT INTO audit_events (id, app_id, type, outcome, user_id, device_id, challenge_id, ip, detail, created_at, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
   );
+  // Each row sealed as the service would seal it, continuing the application's chain (bench/lib/chain.ts).
+  const chain = new ChainSeeder(db, ctx.appId);
+  const audit = (e: SeedEvent) => {
+    const { prev, hash } = chain.next(e);
+    const detail = e.detail === null ? null : JSON.stringify(e.detail);
+    insertAudit.run(
+      e.id,
+      e.app_id,
+      e.type,
+      e.outcome,
+      e.user_id,
+      e.device_id,
+      e.challenge_id,
+      e.ip,
+      detail,
+      e.created_at,
+      prev,
+      hash,
+    );
+  };
   const outcomes = [
     "approved",
     "approved",
@@ -1325,29 +1363,32 @@ function seed(ctx: Ctx, total: number, devices: number): { auditRows: number } {
           t + 5_000,
           outcome === "expired" ? null : dev,
         );
-        insertAudit.run(
-          fakeId("evt", 2e9 + k),
-          ctx.appId,
-          "challenge.created",
-          "pending",
-          user,
-          null,
-          chl,
-          '{"devices":1}',
-          t,
-        );
+        const base = {
+          app_id: ctx.appId,
+          user_id: user,
+          enrollment_id: null,
+          challenge_id: chl,
+          ip: "127.0.0.1",
+        };
+        audit({
+          ...base,
+          id: fakeId("evt", 2e9 + k),
+          type: "challenge.created",
+          outcome: "pending",
+          device_id: null,
+          detail: { devices: 1 },
+          created_at: t,
+        });
         if (j + 1 < toAdd) {
-          insertAudit.run(
-            fakeId("evt", 2e9 + k + 1),
-            ctx.appId,
-            "challenge.resolved",
+          audit({
+            ...base,
+            id: fakeId("evt", 2e9 + k + 1),
+            type: "challenge.resolved",
             outcome,
-            user,
-            outcome === "expired" ? null : dev,
-            chl,
-            '{"wrong_answers":0}',
-            t + 5_000,
-          );
+            device_id: outcome === "expired" ? null : dev,
+            detail: { wrong_answers: 0 },
+            created_at: t + 5_000,
+          });
         }
       }
     })();
@@ -1363,7 +1404,7 @@ async function scale(ctx: Ctx): Promise<void> {
   out();
   out(
     `Audit rows (with their challenge rows) and ${P.scaleDevices.toLocaleString("en")} active devices written straight into the local D1 SQLite file ` +
-      "(better-sqlite3, wrangler dev stopped meanwhile), then each query through the real API: autocannon, 10 connections, " +
+      "(better-sqlite3, wrangler dev stopped meanwhile; the audit rows sealed into the application's hash chain, which the sealer checks and adopts before the measurements), then each query through the real API: autocannon, 10 connections, " +
       `${P.scaleSeconds} s each. Cost should stay flat as the table grows.`,
   );
   const key = { "x-api-key": ctx.apiKey };
@@ -1372,6 +1413,9 @@ async function scale(ctx: Ctx): Promise<void> {
   const lines: string[] = [];
   let plans = "";
   for (const level of P.scaleLevels) {
+    // The seeder continues the chain from the newest event, so everything the service wrote must be
+    // sealed first (GET /v1/audit seals before it reads).
+    const seam = (await untilSealed(ctx, 60_000)).newest;
     await ctx.dev.stop();
     const t0 = performance.now();
     const { auditRows } = seed(ctx, level, P.scaleDevices);
@@ -1409,6 +1453,18 @@ async function scale(ctx: Ctx): Promise<void> {
     }
     db.close();
     await ctx.dev.restart();
+    // The sealer trusts no seal it has not checked: it re-hashes the seeded rows (bounded runs, its
+    // alarm in between) before the queries are measured, so they meet no backlog.
+    const adopt = await untilSealed(ctx, 900_000);
+    out(
+      `- the audit sealer checked and adopted the seeded chain in ${fmt(adopt.ms / 1000)} s (${adopt.calls} listings while it did)`,
+    );
+    // …and the chain verifies across the seam between the service's rows and the seeded ones.
+    const v = await ctx.api.must("GET", `/v1/audit/verify?limit=1000${seam ? `&cursor=${seam}` : ""}`);
+    check(
+      v.ok === true && Number(v.checked) > 0,
+      `the seeded chain verifies across the seam (${String(v.checked)} events checked)`,
+    );
     const base = ctx.dev.baseUrl;
     const since = encodeURIComponent(new Date(mid.created_at).toISOString());
     const specs: [string, string][] = [
