@@ -1,7 +1,7 @@
 // The tamper-evident audit trail: every application's events form a hash chain sealed by its
 // AuditSealer object; GET /v1/audit/verify and the SDK's offline verifier name the first broken link
 // when rows are edited, deleted, reordered, unsealed or recomputed directly in D1.
-import { runDurableObjectAlarm, SELF } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import {
@@ -13,7 +13,7 @@ import {
 } from "../packages/client/src/auditChain";
 import { Encrypxon2FaClient } from "../packages/client/src/client";
 import { verifyChain } from "../src/db/auditChain";
-import { MAX_ROWS_PER_RUN } from "../src/durable/auditSealer";
+import { type AuditSealer, MAX_ROWS_PER_RUN, SEAL_DELAY_MS } from "../src/durable/auditSealer";
 import { answer, BASE, call, createApp, enrollDevice, type Json, type TestApp } from "./helpers";
 
 async function activity(app: TestApp, users = 2): Promise<void> {
@@ -112,6 +112,28 @@ describe("audit chain: sealing", () => {
     const all = await sealed(app);
     expect(all).toHaveLength(30);
     expect(all.every((r) => r.hash !== null)).toBe(true);
+  });
+
+  it("events are sealed by the run a request's kick schedules, with no read; the sweep stops once quiet", async () => {
+    const app = await createApp();
+    await activity(app, 1);
+    const deadline = Date.now() + 10_000 + SEAL_DELAY_MS;
+    while ((await rows(app.appId)).some((r) => r.hash === null) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const all = await rows(app.appId);
+    expect(all.length).toBeGreaterThan(3);
+    expect(all.filter((r) => r.hash === null)).toEqual([]);
+    const stub = env.AUDIT_SEALERS.get(env.AUDIT_SEALERS.idFromName(app.appId));
+    const alarmAt = () => runInDurableObject(stub, (_: AuditSealer, state) => state.storage.getAlarm());
+    // Sealing happened, so a backstop sweep is armed; a sweep that finds nothing new lets it lapse
+    // (the sweep after the run that sealed, then one that finds nothing).
+    expect(await alarmAt()).not.toBeNull();
+    let sweeps = 0;
+    while (sweeps < 5 && (await runDurableObjectAlarm(stub))) sweeps++;
+    expect(sweeps).toBeLessThanOrEqual(2);
+    expect(await alarmAt()).toBeNull();
+    expect((await verify(app)).body).toMatchObject({ ok: true, unsealed: 0, checked: all.length });
   });
 
   it("a row written behind the service's back (as npm run admin does) is sealed by the sweep alarm", async () => {

@@ -5,7 +5,13 @@ import type { Env } from "../env";
 
 /** Rows sealed per D1 batch. */
 const BATCH = 100;
-/** The backstop: a kicked sealer looks again this much later, and keeps looking while it finds rows. */
+/**
+ * A kick (an event was written) asks for a run this much later rather than at once: every event of
+ * the application written meanwhile is sealed by that one run, so a busy application pays one D1 read
+ * and one write batch per second for its chain, not one per request. It bounds the unsealed window.
+ */
+export const SEAL_DELAY_MS = 1_000;
+/** The backstop: while events keep being sealed, the sealer looks again this much later. */
 const SWEEP_MS = 30_000;
 /**
  * Rows one run seals at most, so a call that seals before it reads (GET /v1/audit, verify) stays
@@ -28,6 +34,14 @@ export class AuditSealer extends DurableObject<Env> {
   /** Runs are serialised: calls during a run share the next one (rows may land after a run has read). */
   #tail: Promise<unknown> = Promise.resolve();
   #queued: Promise<ChainHead | null> | null = null;
+  /** Whether any run sealed events since the last alarm: if so, the sweep goes on. */
+  #sealedSinceSweep = false;
+
+  /** Events were written: seal them within SEAL_DELAY_MS, together with whatever else comes meanwhile. */
+  async kick(appId: string): Promise<void> {
+    await this.#own(appId);
+    await this.#alarmWithin(SEAL_DELAY_MS);
+  }
 
   /** Seals every event of the application committed before the run starts; returns the new head. */
   seal(appId: string): Promise<ChainHead | null> {
@@ -49,26 +63,35 @@ export class AuditSealer extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     const appId = await this.ctx.storage.get<string>("app_id");
     if (!appId) return;
-    const before = (await this.head())?.count ?? 0;
-    const after = (await this.seal(appId))?.count ?? 0;
-    // A full run means more may be waiting: go on at once. Otherwise keep sweeping while events keep
-    // arriving, and stop once a sweep finds none.
-    if (after - before >= MAX_ROWS_PER_RUN) await this.ctx.storage.setAlarm(Date.now() + BACKLOG_MS);
-    else if (after > before) await this.ctx.storage.setAlarm(Date.now() + SWEEP_MS);
+    await this.seal(appId);
+    // Keep sweeping while events are being sealed (a row whose commit raced a run, a kick that was
+    // lost); stop after a sweep period in which none was. A backlog run re-arms itself sooner.
+    const busy = this.#sealedSinceSweep;
+    this.#sealedSinceSweep = false;
+    if (busy) await this.#alarmWithin(SWEEP_MS);
   }
 
-  async #sealAll(appId: string): Promise<ChainHead | null> {
+  async #own(appId: string): Promise<void> {
     const owner = await this.ctx.storage.get<string>("app_id");
     if (owner === undefined) await this.ctx.storage.put("app_id", appId);
     else if (owner !== appId) throw new Error("an audit sealer serves one application");
-    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + SWEEP_MS);
+  }
 
+  /** Sets the alarm `ms` from now unless it is already due sooner. (Inside alarm() getAlarm() is null.) */
+  async #alarmWithin(ms: number): Promise<void> {
+    const at = await this.ctx.storage.getAlarm();
+    const due = Date.now() + ms;
+    if (at === null || at > due) await this.ctx.storage.setAlarm(due);
+  }
+
+  async #sealAll(appId: string): Promise<ChainHead | null> {
+    await this.#own(appId);
     const db = this.env.DB;
     let head = await this.head();
     for (let sealed = 0; ; sealed += BATCH) {
       if (sealed >= MAX_ROWS_PER_RUN) {
         // The rest is a backlog: the alarm works it off in bounded runs.
-        await this.ctx.storage.setAlarm(Date.now() + BACKLOG_MS);
+        await this.#alarmWithin(BACKLOG_MS);
         return head;
       }
       const rows = await chainRows(db, appId, head?.seq ?? 0, BATCH);
@@ -107,6 +130,7 @@ export class AuditSealer extends DurableObject<Env> {
         continue;
       }
       if (next) await this.ctx.storage.put("head", next);
+      if (next !== head) this.#sealedSinceSweep = true;
       head = next;
       if (stop || rows.length < BATCH) return head;
     }
@@ -114,10 +138,16 @@ export class AuditSealer extends DurableObject<Env> {
 }
 
 // Applications whose audit trail got rows during the current request, and so need a seal. Every audit
-// insert goes through src/db/audit.ts, which marks the application here; src/index.ts then kicks the
-// sealers with waitUntil after the response. A kick that comes before the insert commits finds nothing,
-// and the sealer's next sweep (SWEEP_MS) picks the row up.
+// insert goes through src/db/audit.ts, which marks the application here; src/index.ts (and the objects
+// that write audit rows) then kick the sealers with waitUntil after the response. The rows are
+// committed by then, and the run the kick schedules reads everything committed before it starts.
 const pending = new Set<string>();
+/**
+ * When this isolate last kicked each application's sealer. Within half the seal delay the run that
+ * kick scheduled has not started yet and will see this request's rows too, so the hop is skipped.
+ */
+const lastKick = new Map<string, number>();
+const KICK_EVERY_MS = SEAL_DELAY_MS / 2;
 
 export function markForSealing(appId: string): void {
   pending.add(appId);
@@ -128,7 +158,22 @@ export function sealMarked(env: Env, ctx: { waitUntil(p: Promise<unknown>): void
   if (pending.size === 0) return;
   const apps = [...pending];
   pending.clear();
-  for (const appId of apps) ctx.waitUntil(sealNow(env, appId).then(() => undefined));
+  const now = Date.now();
+  for (const appId of apps) {
+    if (now - (lastKick.get(appId) ?? 0) < KICK_EVERY_MS) continue;
+    lastKick.set(appId, now);
+    if (lastKick.size > 10_000) lastKick.clear(); // one entry per application; bounded all the same
+    ctx.waitUntil(kick(env, appId));
+  }
+}
+
+async function kick(env: Env, appId: string): Promise<void> {
+  try {
+    await env.AUDIT_SEALERS.get(env.AUDIT_SEALERS.idFromName(appId)).kick(appId);
+  } catch (err) {
+    lastKick.delete(appId); // the next request tries again
+    console.error(`could not kick the audit sealer of ${appId}:`, err instanceof Error ? err.message : err);
+  }
 }
 
 /** Seals the application's chain up to now; null (and a log line) if the sealer could not be reached. */
