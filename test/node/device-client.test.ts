@@ -251,6 +251,58 @@ describe("errors and removal", () => {
     expect((err as Error).message).toBe("cannot reach http://fake.test: fetch failed: connect ECONNREFUSED");
   });
 
+  it("sends an answer once more after a 503 from in front of the service, but not after the service's own", async () => {
+    const client = await enroll();
+    const id = await server.addChallenge();
+    const path = `/v1/device/challenges/${id}/response`;
+    let plain = 1;
+    server.overrides.set(`POST ${path}`, () =>
+      plain-- > 0 ? new Response("Service Unavailable", { status: 503 }) : undefined,
+    );
+    expect(await client.respond(id, "approve")).toMatchObject({ id, status: "approved" });
+    expect(server.seen.filter((r) => r.path === path)).toHaveLength(2);
+
+    // The service's own 503 (problem+json) is its answer: reported, not resent.
+    const other = await server.addChallenge();
+    const otherPath = `/v1/device/challenges/${other}/response`;
+    server.overrides.set(`POST ${otherPath}`, () => problem(503, "unavailable", "Unavailable", "Try later."));
+    await expect(client.respond(other, "approve")).rejects.toMatchObject({ status: 503 });
+    expect(server.seen.filter((r) => r.path === otherPath)).toHaveLength(1);
+
+    // Only once: a second plain 503 is reported.
+    const third = await server.addChallenge();
+    const thirdPath = `/v1/device/challenges/${third}/response`;
+    server.overrides.set(`POST ${thirdPath}`, () => new Response("busy", { status: 503 }));
+    await expect(client.respond(third, "deny")).rejects.toMatchObject({ status: 503 });
+    expect(server.seen.filter((r) => r.path === thirdPath)).toHaveLength(2);
+  });
+
+  it("resends a POST only when the connection was refused; a GET after any connection failure", async () => {
+    await enroll();
+    const id = await server.addChallenge();
+    const fail = (code: string) =>
+      Promise.reject(new TypeError("fetch failed", { cause: Object.assign(new Error(code), { code }) }));
+    // The next request fails with this code, once; the ones after it reach the fake server.
+    let next: string | null = null;
+    const flaky: typeof fetch = (input, init) => {
+      const code = next;
+      next = null;
+      return code ? fail(code) : server.fetch(input, init);
+    };
+    const client = await DeviceClient.load(store, undefined, { fetch: flaky });
+    next = "UND_ERR_SOCKET";
+    expect((await client.listChallenges()).challenges.map((c) => c.id)).toEqual([id]);
+    // Refused: nothing was sent, so it is resent and answered.
+    next = "ECONNREFUSED";
+    expect(await client.respond(id, "approve")).toMatchObject({ status: "approved" });
+    // Reset after it was sent: it may have landed, so it is reported, not resent.
+    const other = await server.addChallenge();
+    await client.listChallenges();
+    next = "UND_ERR_SOCKET";
+    await expect(client.respond(other, "approve")).rejects.toThrow(/cannot reach .*UND_ERR_SOCKET/);
+    expect(server.seen.filter((r) => r.path === `/v1/device/challenges/${other}/response`)).toHaveLength(0);
+  });
+
   it("removes itself on the server, then deletes the key; a 401 means it was already gone", async () => {
     let client = await enroll();
     expect(await client.remove()).toEqual({ server: "revoked" });

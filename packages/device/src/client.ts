@@ -438,7 +438,41 @@ function shownExpiry(listed: string, exp: number): string {
   return new Date(Number.isFinite(ms) && ms < verified + 1000 ? ms : verified).toISOString();
 }
 
-/** One JSON call. Non-2xx answers become DeviceApiError; 204 becomes an empty object. */
+/** The pause before the one retry of a call that did not reach the service (or Retry-After, ≤ 2 s). */
+const RETRY_MS = 300;
+const MAX_RETRY_AFTER_MS = 2_000;
+
+/**
+ * Whether a failed attempt can be sent again: a connection refused (nothing was sent), any connection
+ * failure of a GET or DELETE, or a 502/503/504 that is not the service's own problem+json (a proxy or
+ * the platform answered in its place). Even an answer that did land is safe to resend: a challenge
+ * takes its first answer only, and a second gets 409 challenge-closed.
+ */
+function retryable(method: string, failure: { error: unknown } | { response: Response }): boolean {
+  if ("error" in failure) {
+    const cause = failure.error instanceof Error ? failure.error.cause : undefined;
+    const code = cause instanceof Error ? (cause as Error & { code?: unknown }).code : undefined;
+    if (failure.error instanceof Error && failure.error.name === "TimeoutError") return false;
+    return method !== "POST" || code === "ECONNREFUSED";
+  }
+  const { status, headers } = failure.response;
+  return (
+    (status === 502 || status === 503 || status === 504) &&
+    !(headers.get("content-type") ?? "").startsWith("application/problem+json")
+  );
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function retryDelay(response: Response | null): number {
+  const after = Number(response?.headers.get("retry-after"));
+  return Number.isFinite(after) && after > 0 ? Math.min(after * 1000, MAX_RETRY_AFTER_MS) : RETRY_MS;
+}
+
+/**
+ * One JSON call, sent again once if it did not reach the service (see `retryable`). Non-2xx answers
+ * become DeviceApiError; 204 becomes an empty object.
+ */
 async function call(
   http: Http,
   baseUrl: string,
@@ -453,18 +487,30 @@ async function call(
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   if (opts.body) headers["content-type"] = "application/json";
   let response: Response;
-  try {
-    response = await http.fetch(`${baseUrl}${path}`, {
-      method,
-      headers,
-      ...(opts.body && { body: JSON.stringify(opts.body) }),
-      signal: AbortSignal.timeout(http.timeoutMs),
-      redirect: "error", // a redirect would resend the bearer token somewhere we did not choose
-    });
-  } catch (err) {
-    // undici says only "fetch failed"; the cause (ECONNREFUSED, ENOTFOUND, …) is what a user needs.
-    const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : "";
-    throw new DeviceError(`cannot reach ${baseUrl}: ${message(err)}${cause}`);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      response = await http.fetch(`${baseUrl}${path}`, {
+        method,
+        headers,
+        ...(opts.body && { body: JSON.stringify(opts.body) }),
+        signal: AbortSignal.timeout(http.timeoutMs),
+        redirect: "error", // a redirect would resend the bearer token somewhere we did not choose
+      });
+    } catch (err) {
+      if (attempt === 1 && retryable(method, { error: err })) {
+        await sleep(RETRY_MS);
+        continue;
+      }
+      // undici says only "fetch failed"; the cause (ECONNREFUSED, ENOTFOUND, …) is what a user needs.
+      const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : "";
+      throw new DeviceError(`cannot reach ${baseUrl}: ${message(err)}${cause}`);
+    }
+    if (attempt === 1 && retryable(method, { response })) {
+      await response.body?.cancel();
+      await sleep(retryDelay(response));
+      continue;
+    }
+    break;
   }
   const text = await response.text();
   if (!response.ok) throw new DeviceApiError(problemFrom(response, text));
