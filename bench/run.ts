@@ -1241,17 +1241,24 @@ function fakeId(prefix: string, n: number): string {
   return `${prefix}_${s}`;
 }
 
-/** Lists the newest audit event until it carries a seal; how long that took. Throws after `timeoutMs`. */
+/**
+ * Waits until the application's sealer has sealed (or checked and adopted) up to the newest audit
+ * event, as `GET /v1/audit/verify` reports its head (each call also runs the sealer once); how long
+ * that took. Throws after `timeoutMs`.
+ */
 async function untilSealed(
   ctx: Ctx,
   timeoutMs: number,
 ): Promise<{ ms: number; calls: number; newest: string | null }> {
   const t0 = performance.now();
+  const page = await ctx.api.must("GET", "/v1/audit?limit=1");
+  const newest = (page.data as { id: string }[] | undefined)?.[0]?.id ?? null;
+  if (newest === null) return { ms: 0, calls: 0, newest };
   for (let calls = 1; ; calls++) {
-    const page = await ctx.api.must("GET", "/v1/audit?limit=1");
-    const newest = (page.data as { id: string; hash: string | null }[] | undefined)?.[0];
-    if (!newest || newest.hash !== null)
-      return { ms: performance.now() - t0, calls, newest: newest?.id ?? null };
+    const v = await ctx.api.must("GET", "/v1/audit/verify?limit=1");
+    if ((v.head as { event_id?: string } | null)?.event_id === newest) {
+      return { ms: performance.now() - t0, calls, newest };
+    }
     if (performance.now() - t0 > timeoutMs)
       throw new Error(`audit trail still unsealed after ${timeoutMs} ms`);
     await sleep(200);
@@ -1457,7 +1464,7 @@ async function scale(ctx: Ctx): Promise<void> {
     // alarm in between) before the queries are measured, so they meet no backlog.
     const adopt = await untilSealed(ctx, 900_000);
     out(
-      `- the audit sealer checked and adopted the seeded chain in ${fmt(adopt.ms / 1000)} s (${adopt.calls} listings while it did)`,
+      `- the audit sealer checked and adopted the seeded chain in ${fmt(adopt.ms / 1000)} s (${adopt.calls} verification calls while it did)`,
     );
     // …and the chain verifies across the seam between the service's rows and the seeded ones.
     const v = await ctx.api.must("GET", `/v1/audit/verify?limit=1000${seam ? `&cursor=${seam}` : ""}`);
