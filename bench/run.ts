@@ -29,6 +29,12 @@ const baselineArg = args[args.indexOf("--baseline") + 1];
 /** `--baseline <git ref>`: endpoints, profile and round trip also run that ref's src/, in the same run. */
 const BASELINE = args.includes("--baseline") && baselineArg ? { ref: baselineArg } : null;
 
+/** What the socket errors of a load were, if any: " (ECONNRESET ×2)". */
+function errorsSeen(r: LoadResult): string {
+  const kinds = Object.entries(r.errorKinds).map(([k, n]) => `${k} ×${n}`);
+  return kinds.length ? ` (${kinds.join(", ")})` : "";
+}
+
 /** A build of the service: this tree, or the baseline ref's src/ checked out under bench/out/. */
 interface Variant {
   tag: string;
@@ -342,7 +348,7 @@ async function endpointSet(
     );
   }
   for (const r of results)
-    check(r.status5xx === 0 && r.errors === 0, `${tag} ${r.label}: no 5xx, no socket errors`);
+    check(r.status5xx === 0 && r.errors === 0, `${tag} ${r.label}: no 5xx, no socket errors${errorsSeen(r)}`);
 }
 
 async function endpoints(ctx: Ctx): Promise<void> {
@@ -620,7 +626,10 @@ async function doCost(ctx: Ctx): Promise<void> {
       out(LOAD_HEADER);
       for (const r of rows) out(row(r, floor));
       for (const r of rows)
-        check(r.status5xx === 0 && r.errors === 0, `bench/do ${tag} ${r.label}: no 5xx, no socket errors`);
+        check(
+          r.status5xx === 0 && r.errors === 0,
+          `bench/do ${tag} ${r.label}: no 5xx, no socket errors${errorsSeen(r)}`,
+        );
       // After the load, so the 50 long-lived objects exist.
       if (tag.startsWith("workerd direct")) await probeSyscalls(ctx, probe.base);
     } finally {

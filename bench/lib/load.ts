@@ -12,6 +12,8 @@ export interface LoadResult {
   status5xx: number;
   /** A few distinct bodies of 5xx answers (trimmed), to tell whose error it was. */
   samples5xx: string[];
+  /** Socket errors and timeouts by kind (error code or message), to tell what they were. */
+  errorKinds: Record<string, number>;
 }
 
 export interface LoadSpec {
@@ -33,7 +35,8 @@ export async function load(spec: LoadSpec): Promise<LoadResult> {
     if (status >= 500 && samples.size < 3)
       samples.add(`${status} ${body.replace(/\s+/g, " ").slice(0, 160)}`);
   };
-  const result = await autocannon({
+  const errorKinds: Record<string, number> = {};
+  const opts: autocannon.Options = {
     url: spec.url,
     connections: spec.connections,
     duration: spec.seconds,
@@ -57,6 +60,13 @@ export async function load(spec: LoadSpec): Promise<LoadResult> {
         }),
       },
     ],
+  };
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const tracker = autocannon(opts, (err, res) => (err ? reject(err) : resolve(res)));
+    tracker.on("reqError", (err: Error & { code?: string }) => {
+      const kind = err.code ?? err.message;
+      errorKinds[kind] = (errorKinds[kind] ?? 0) + 1;
+    });
   });
   const r = result as typeof result & { "5xx"?: number };
   return {
@@ -66,9 +76,10 @@ export async function load(spec: LoadSpec): Promise<LoadResult> {
     p99: r.latency.p99,
     requests: r.requests.total,
     non2xx: r.non2xx,
-    errors: r.errors + r.timeouts,
+    errors: r.errors, // timeouts included
     status5xx: r["5xx"] ?? 0,
     samples5xx: [...samples],
+    errorKinds,
   };
 }
 
