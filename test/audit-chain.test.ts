@@ -13,7 +13,7 @@ import {
 } from "../packages/client/src/auditChain";
 import { Encrypxon2FaClient } from "../packages/client/src/client";
 import { verifyChain } from "../src/db/auditChain";
-import { type AuditSealer, MAX_ROWS_PER_RUN, SEAL_DELAY_MS } from "../src/durable/auditSealer";
+import { MAX_ROWS_PER_RUN, SEAL_DELAY_MS } from "../src/durable/auditSealer";
 import { answer, BASE, call, createApp, enrollDevice, type Json, type TestApp } from "./helpers";
 
 async function activity(app: TestApp, users = 2): Promise<void> {
@@ -125,7 +125,7 @@ describe("audit chain: sealing", () => {
     expect(all.length).toBeGreaterThan(3);
     expect(all.filter((r) => r.hash === null)).toEqual([]);
     const stub = env.AUDIT_SEALERS.get(env.AUDIT_SEALERS.idFromName(app.appId));
-    const alarmAt = () => runInDurableObject(stub, (_: AuditSealer, state) => state.storage.getAlarm());
+    const alarmAt = () => runInDurableObject(stub, (_instance, state) => state.storage.getAlarm());
     // Sealing happened, so a backstop sweep is armed; a sweep that finds nothing new lets it lapse
     // (the sweep after the run that sealed, then one that finds nothing).
     expect(await alarmAt()).not.toBeNull();
