@@ -1,6 +1,7 @@
 import { runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
+import { decryptForDevice, fromBase64Url, parseChallengePlaintext } from "../packages/device/src/crypto";
 import { CLOSE_REVOKED, DeviceChannel } from "../src/durable/channel";
 import { notifyDevices } from "../src/durable/notify";
 import type { Env } from "../src/env";
@@ -148,17 +149,52 @@ describe("GET /v1/device/connect", () => {
 });
 
 describe("live challenge events", () => {
-  it("announces a new challenge at once, with ids and times only", async () => {
+  it("announces a new challenge at once, carrying the device's own entry of its listing", async () => {
     const app = await createApp();
     const device = await enrollDevice(app, "alice");
     const { inbox, ws } = await connect(device);
     const created = await createChallenge(app.apiKey, "alice");
     const event = await inbox.next((m) => m.type === "challenge.created");
-    expect(event).toEqual({ type: "challenge.created", id: created.id, expires_at: created.expires_at });
-    // The details come from the authenticated fetch, as before.
     const listed = await call("GET", "/v1/device/challenges", { token: device.token });
-    expect(listed.body.data[0]).toMatchObject({ id: created.id, context: { title: "Sign in" } });
+    expect(listed.body.data).toHaveLength(1);
+    expect(event).toEqual({
+      type: "challenge.created",
+      id: created.id,
+      expires_at: created.expires_at,
+      challenge: listed.body.data[0],
+    });
+    expect(event.challenge).toMatchObject({ id: created.id, context: { title: "Sign in" } });
     ws.close(1000, "done");
+  });
+
+  it("gives each device the ciphertext for its own key, answerable without listing", async () => {
+    const app = await createApp();
+    const phone = await enrollDevice(app, "alice");
+    const tablet = await enrollDevice(app, "alice", "rsa-oaep-sha256");
+    const a = await connect(phone);
+    const b = await connect(tablet);
+    const created = await createChallenge(app.apiKey, "alice");
+    const forPhone = await a.inbox.next((m) => m.type === "challenge.created" && m.id === created.id);
+    const forTablet = await b.inbox.next((m) => m.type === "challenge.created" && m.id === created.id);
+    expect(forPhone.challenge.key_format).toBe("ecies-p256");
+    expect(forTablet.challenge.key_format).toBe("rsa-oaep-sha256");
+    expect(forPhone.challenge.ciphertext).not.toBe(forTablet.challenge.ciphertext);
+    const now = Math.floor(Date.now() / 1000);
+    const open = async (d: TestDevice, c: Json) =>
+      parseChallengePlaintext(
+        await decryptForDevice(d.format, d.privateJwk, fromBase64Url(c.ciphertext)),
+        created.id,
+        now,
+      ).entropy;
+    const [e1, e2] = [await open(phone, forPhone.challenge), await open(tablet, forTablet.challenge)];
+    expect(e1).toBe(e2);
+    // One device's ciphertext is not the other's key's.
+    await expect(open(tablet, forPhone.challenge)).rejects.toThrow();
+    const res = await answer(tablet, created.id, "approve", e2);
+    expect(res.status).toBe(200);
+    expect(res.body.status).toBe("approved");
+    a.ws.close(1000, "done");
+    b.ws.close(1000, "done");
   });
 
   it("tells every device who answered: first answer wins, the others learn it is closed", async () => {

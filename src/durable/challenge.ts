@@ -6,7 +6,7 @@ import { auditIfChanged, auditInsert } from "../db/audit";
 import { type ChallengeStatus, pendingOfUser } from "../db/challenges";
 import { FRAUD_REASON, pauseOf, pauseStatements, USER_PAUSED_REASON } from "../db/pauses";
 import type { Env } from "../env";
-import { challengeJson } from "../routes/views";
+import { challengeJson, deviceChallengeJson } from "../routes/views";
 import { kickWebhooks, queueWebhookEvent } from "../webhooks/events";
 import { sealMarked } from "./auditSealer";
 import { notifyDevices } from "./notify";
@@ -25,7 +25,7 @@ export interface ChallengeInit {
   expiresAt: number;
   /** SHA-256 of the 32 entropy bytes: the object never needs the entropy itself. */
   entropyHash: string;
-  deliveries: { deviceId: string; ciphertext: string }[];
+  deliveries: { deviceId: string; keyFormat: string; ciphertext: string }[];
   ip: string | null;
   /** The 2 digits shown on the login page that an approval must carry; null without number matching. */
   matchNumber: string | null;
@@ -184,14 +184,30 @@ export class ChallengeObject extends DurableObject<Env> {
       }
       this.#state = state;
       // Stored first, announced second: the devices' channels are told without holding up the answer,
-      // and a failed hand-off is audited, never fatal (the device still finds it by polling).
+      // and a failed hand-off is audited, never fatal (the device still finds it by polling). Each device
+      // gets its own entry, as its listing would show it, so it can answer without listing first.
       const expiresAt = new Date(state.expiresAt).toISOString();
+      const byDevice = new Map(init.deliveries.map((d) => [d.deviceId, d]));
       this.ctx.waitUntil(
-        notifyDevices(this.env, this.#target(state), state.deviceIds, () => ({
-          type: "challenge.created",
-          id: state.id,
-          expires_at: expiresAt,
-        })),
+        notifyDevices(this.env, this.#target(state), state.deviceIds, (deviceId) => {
+          const delivery = byDevice.get(deviceId);
+          return {
+            type: "challenge.created",
+            id: state.id,
+            expires_at: expiresAt,
+            ...(delivery && {
+              challenge: deviceChallengeJson({
+                id: state.id,
+                keyFormat: delivery.keyFormat,
+                ciphertext: delivery.ciphertext,
+                context: state.context,
+                numberMatching: state.numberMatching,
+                createdAt: state.createdAt,
+                expiresAt: state.expiresAt,
+              }),
+            }),
+          };
+        }),
       );
       return view(state);
     });

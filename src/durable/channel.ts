@@ -1,14 +1,23 @@
 import { DurableObject } from "cloudflare:workers";
 import { pendingForDevice } from "../db/challenges";
 import type { Env } from "../env";
+import type { deviceChallengeJson } from "../routes/views";
 
 /**
- * What a device's socket receives. Deliberately small: ids and times only. The context and the
- * ciphertext still come from the authenticated `GET /v1/device/challenges` (DESIGN §2), so nothing on
- * this channel needs to be trusted for display.
+ * What a device's socket receives. `challenge.created` carries the challenge exactly as the device's
+ * listing would (its ciphertext and context): the socket is the same authenticated connection to this
+ * service as `GET /v1/device/challenges`, so a device answers from the event without listing first, and
+ * decrypts and checks it just the same. Push providers (third parties) never get that part: see
+ * `forPushProvider` in src/push/provider.ts.
  */
 export type ChannelEvent =
-  | { type: "challenge.created"; id: string; expires_at: string }
+  | {
+      type: "challenge.created";
+      id: string;
+      expires_at: string;
+      /** Absent only where the sender had no delivery for this device; then the device lists. */
+      challenge?: ReturnType<typeof deviceChallengeJson>;
+    }
   | {
       type: "challenge.closed";
       id: string;

@@ -1,6 +1,6 @@
 import { auditInsert } from "../db/audit";
 import type { Env } from "../env";
-import { pushProviders } from "../push/provider";
+import { forPushProvider, pushProviders } from "../push/provider";
 import type { ChannelEvent } from "./channel";
 
 export interface NotifyTarget {
@@ -36,7 +36,8 @@ export async function notifyDevices(
         deviceId,
         event,
         via: p.name as string | null,
-        run: () => p.send({ appId: target.appId, userId: target.userId, deviceId, event }),
+        run: () =>
+          p.send({ appId: target.appId, userId: target.userId, deviceId, event: forPushProvider(event) }),
       })),
     ];
   });

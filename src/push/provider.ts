@@ -5,15 +5,25 @@
 import type { ChannelEvent } from "../durable/channel";
 
 /**
- * What a provider is handed: ids and times only (the same small event the live channel carries). A
- * push payload travels through third parties, so the context and ciphertext never go into it; the
+ * What a provider is handed: ids and times only. A push payload travels through third parties, so the
+ * context and ciphertext that the live channel's `challenge.created` carries never go into it; the
  * device fetches them over its authenticated call.
  */
 export interface PushNotification {
   appId: string;
   userId: string;
   deviceId: string;
-  event: ChannelEvent;
+  event: PushEvent;
+}
+
+export type PushEvent = DistributiveOmit<ChannelEvent, "challenge">;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** The channel's event cut down to what may pass through a third party. */
+export function forPushProvider(event: ChannelEvent): PushEvent {
+  if (event.type !== "challenge.created") return event;
+  const { challenge: _, ...small } = event;
+  return small;
 }
 
 export interface PushProvider {

@@ -77,6 +77,7 @@ async function createAdmitted(
   const deliveries = await Promise.all(
     devices.map(async (d) => ({
       deviceId: d.id,
+      keyFormat: d.key_format,
       ciphertext: b64url(await encryptForDevice(d.key_format, await deviceKey(d), plaintext)),
     })),
   );

@@ -3,11 +3,11 @@ import { authenticateDevice, deviceTokenHash } from "../auth/deviceToken";
 import { auditIfChanged } from "../db/audit";
 import { deviceAndPendingByTokenHash } from "../db/challenges";
 import { afterDeviceRevoked } from "../durable/revocation";
-import { iso, json, readJson } from "../http/body";
+import { json, readJson } from "../http/body";
 import { conflict, deviceUnauthorized, notFound, Problem } from "../http/problem";
 import { clientIp, concurrently, type Handler, pathId } from "../http/request";
 import { deviceResponse } from "../schemas";
-import { challengeJson } from "./views";
+import { challengeJson, deviceChallengeJson } from "./views";
 
 /** Pending challenges for the calling device, each with the ciphertext made for its key. */
 export const list: Handler = async (request, env) => {
@@ -18,17 +18,17 @@ export const list: Handler = async (request, env) => {
   await admitDevice(env, device.app_id, clientIp(request));
   return json({
     object: "list",
-    data: rows.map((r) => ({
-      id: r.id,
-      object: "device_challenge",
-      key_format: device.key_format,
-      ciphertext: r.ciphertext,
-      context: JSON.parse(r.context) as Record<string, unknown>,
-      // The device shows an input for the number; the number itself is only on the login page.
-      number_matching: r.number_matching === 1,
-      created_at: iso(r.created_at),
-      expires_at: iso(r.expires_at),
-    })),
+    data: rows.map((r) =>
+      deviceChallengeJson({
+        id: r.id,
+        keyFormat: device.key_format,
+        ciphertext: r.ciphertext,
+        context: JSON.parse(r.context) as Record<string, unknown>,
+        numberMatching: r.number_matching === 1,
+        createdAt: r.created_at,
+        expiresAt: r.expires_at,
+      }),
+    ),
   });
 };
 

@@ -59,6 +59,32 @@ export function challengeJson(v: ChallengeView) {
   };
 }
 
+/** A pending challenge as its device receives it: listed, or pushed on its live channel. */
+export interface DeviceChallenge {
+  id: string;
+  keyFormat: string;
+  /** base64url, made for this device's key. */
+  ciphertext: string;
+  context: Record<string, unknown>;
+  numberMatching: boolean;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export function deviceChallengeJson(c: DeviceChallenge) {
+  return {
+    id: c.id,
+    object: "device_challenge",
+    key_format: c.keyFormat,
+    ciphertext: c.ciphertext,
+    context: c.context,
+    // The device shows an input for the number; the number itself is only on the login page.
+    number_matching: c.numberMatching,
+    created_at: iso(c.createdAt),
+    expires_at: iso(c.expiresAt),
+  };
+}
+
 export function challengeRowView(row: ChallengeRow): ChallengeView {
   return {
     id: row.id,

@@ -101,6 +101,54 @@ describe("answering after a listing", () => {
   });
 });
 
+describe("a challenge pushed on the live channel", () => {
+  it("is verified like a listed one and answered with one request, no listing", async () => {
+    const client = await enroll();
+    const id = await server.addChallenge({ context: { title: "Sign in", ip: "203.0.113.7" } });
+    const entry = server.challenges.find((c) => c.id === id);
+    const before = server.seen.length;
+    const got = await client.accept(entry);
+    expect(got.refused).toEqual([]);
+    expect(got.challenges).toEqual([
+      expect.objectContaining({ id, context: { title: "Sign in", ip: "203.0.113.7" } }),
+    ]);
+    expect(await client.respond(id, "approve")).toMatchObject({ id, status: "approved" });
+    expect(server.seen.slice(before).map((s) => `${s.method} ${s.path}`)).toEqual([
+      `POST /v1/device/challenges/${id}/response`,
+    ]);
+    expect(server.seen.at(-1)?.body).toEqual({ entropy: server.entropy.get(id), decision: "approve" });
+  });
+
+  it("refuses what the listing would refuse, and keeps nothing to answer with", async () => {
+    const client = await enroll();
+    const good = await server.addChallenge();
+    const moved = await server.addChallenge({ cid: good });
+    const expired = await server.addChallenge({ exp: Math.floor(Date.now() / 1000) - 1 });
+    const tampered = await server.addChallenge({ tamper: true });
+    const entry = (id: string) => server.challenges.find((c) => c.id === id);
+    expect((await client.accept(entry(moved))).refused).toEqual([
+      { id: moved, reason: expect.stringMatching(/cid does not match/) },
+    ]);
+    expect((await client.accept(entry(expired))).refused).toEqual([
+      { id: expired, reason: expect.stringMatching(/expired/) },
+    ]);
+    expect((await client.accept(entry(tampered))).refused).toEqual([
+      { id: tampered, reason: expect.stringMatching(/does not decrypt/) },
+    ]);
+    expect((await client.accept({ id: "chl_x", ciphertext: 5 })).refused).toEqual([
+      { id: "chl_x", reason: "malformed entry in the server's listing" },
+    ]);
+    expect((await client.accept("not an object")).refused).toEqual([
+      { id: "(no id)", reason: "malformed entry in the server's listing" },
+    ]);
+    // A refused push left nothing behind: answering it means listing, which refuses it again.
+    const before = server.seen.length;
+    await expect(client.respond(tampered, "approve")).rejects.toThrow(new RegExp(`refusing ${tampered}`));
+    expect(server.seen.slice(before).map((s) => s.path)).toEqual(["/v1/device/challenges"]);
+    expect(server.seen.some((s) => s.path.endsWith("/response"))).toBe(false);
+  });
+});
+
 describe("refusals", () => {
   it("refuses a ciphertext made for another challenge, an expired one and a tampered one", async () => {
     const client = await enroll();

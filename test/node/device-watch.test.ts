@@ -57,6 +57,7 @@ const challenge = (id: string): PendingChallenge => ({
 function fakeClient(pending: Set<string>, onOpen: (socket: FakeSocket, n: number) => void) {
   const responses: { id: string; decision: string; number?: string }[] = [];
   let opened = 0;
+  let listings = 0;
   const client = {
     deviceId: "dev_test",
     openChannel(): SocketLike {
@@ -67,7 +68,16 @@ function fakeClient(pending: Set<string>, onOpen: (socket: FakeSocket, n: number
       return socket;
     },
     async listChallenges(): Promise<ChallengeList> {
+      listings++;
       return { challenges: [...pending].map(challenge), refused: [] };
+    },
+    // Like the real one: an entry "decrypts" when its ciphertext is "ok", else it is refused.
+    async accept(raw: unknown): Promise<ChallengeList> {
+      const entry = (typeof raw === "object" && raw !== null ? raw : {}) as Record<string, unknown>;
+      const id = typeof entry.id === "string" ? entry.id : "(no id)";
+      return entry.ciphertext === "ok"
+        ? { challenges: [challenge(id)], refused: [] }
+        : { challenges: [], refused: [{ id, reason: "ciphertext does not decrypt" }] };
     },
     async respond(id: string, decision: string, opts: { number?: string } = {}) {
       if (decision === "approve" && id.endsWith("_nm") && opts.number === undefined) {
@@ -78,7 +88,12 @@ function fakeClient(pending: Set<string>, onOpen: (socket: FakeSocket, n: number
       return { id, status: decision === "approve" ? "approved" : "denied" };
     },
   };
-  return { client: client as unknown as DeviceClient, responses, opened: () => opened };
+  return {
+    client: client as unknown as DeviceClient,
+    responses,
+    opened: () => opened,
+    listings: () => listings,
+  };
 }
 
 const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
@@ -179,6 +194,46 @@ describe("watch", () => {
     ]);
     const failed = events.find((e) => e.event === "answer_failed");
     expect(failed).toMatchObject({ id: "chl_r_nm", error: expect.stringMatching(/needs the number/) });
+  });
+
+  it("answers from the entry the event carries, without listing; refuses one that does not verify", async () => {
+    const events: WatchEvent[] = [];
+    const stop = new AbortController();
+    const { client, responses, listings } = fakeClient(new Set(["chl_e", "chl_t"]), async (socket) => {
+      socket.message({ type: "hello", device_id: "dev_test", pending: [] });
+      const entry = (id: string, ciphertext: string) => ({ id, ciphertext });
+      socket.message({ type: "challenge.created", id: "chl_e", challenge: entry("chl_e", "ok") });
+      socket.message({ type: "challenge.created", id: "chl_t", challenge: entry("chl_t", "tampered") });
+      await tick(20);
+      stop.abort();
+    });
+    await watch(client, { onEvent: (e) => events.push(e), decide: () => "approve", signal: stop.signal });
+    expect(responses).toEqual([{ id: "chl_e", decision: "approve" }]);
+    expect(listings()).toBe(0);
+    expect(events.filter((e) => e.event === "refused")).toEqual([
+      { event: "refused", id: "chl_t", reason: "ciphertext does not decrypt" },
+    ]);
+  });
+
+  it("lists when the carried entry is about another challenge or not an entry at all", async () => {
+    const stop = new AbortController();
+    const { client, responses, listings } = fakeClient(new Set(["chl_f", "chl_h"]), async (socket) => {
+      socket.message({ type: "hello", device_id: "dev_test", pending: [] });
+      socket.message({
+        type: "challenge.created",
+        id: "chl_f",
+        challenge: { id: "chl_g", ciphertext: "ok" },
+      });
+      socket.message({ type: "challenge.created", id: "chl_h", challenge: "garbage" });
+      await tick(20);
+      stop.abort();
+    });
+    await watch(client, { onEvent: () => undefined, decide: () => "approve", signal: stop.signal });
+    expect(responses).toEqual([
+      { id: "chl_f", decision: "approve" },
+      { id: "chl_h", decision: "approve" },
+    ]);
+    expect(listings()).toBe(2);
   });
 
   it("without a decision only shows the challenge", async () => {

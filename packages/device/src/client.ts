@@ -151,6 +151,9 @@ export function normalizeMatchNumber(typed: string): string {
   return digits.padStart(2, "0");
 }
 
+/** Pushed entries kept for `respond` at most (a listing replaces them all). */
+const MAX_KEPT_ENTRIES = 256;
+
 export class DeviceClient {
   // Private fields: console.log(client) or JSON.stringify(client) cannot reveal the key or the token.
   readonly #device: StoredDevice;
@@ -266,21 +269,49 @@ export class DeviceClient {
         continue;
       }
       listed.set(item.id, item);
-      try {
-        const plain = await this.#open(item);
-        list.challenges.push({
-          id: item.id,
-          context: item.context,
-          created_at: item.created_at,
-          expires_at: shownExpiry(item.expires_at, plain.exp),
-          number_matching: item.number_matching,
-        });
-      } catch (err) {
-        list.refused.push({ id: item.id, reason: message(err) });
-      }
+      await this.#verifyInto(item, list);
     }
     this.#listed = listed;
     return list;
+  }
+
+  /**
+   * A challenge pushed on the live channel: `challenge.created` carries the entry the listing would
+   * show. It is decrypted and checked exactly like a listed one (so the socket is trusted no more than
+   * the listing), and kept so that `respond` right after needs no request but the answer.
+   */
+  async accept(raw: unknown): Promise<ChallengeList> {
+    const list: ChallengeList = { challenges: [], refused: [] };
+    const item = wireChallenge(raw);
+    if ("reason" in item) {
+      list.refused.push(item);
+      return list;
+    }
+    if (await this.#verifyInto(item, list)) {
+      // Bounded: entries leave when answered or at the next listing; a device left unanswered for long
+      // must not grow this without end.
+      if (this.#listed.size >= MAX_KEPT_ENTRIES) this.#listed.clear();
+      this.#listed.set(item.id, item);
+    }
+    return list;
+  }
+
+  /** Decrypts and checks one entry into `list`; whether it passed. */
+  async #verifyInto(item: WireChallenge, list: ChallengeList): Promise<boolean> {
+    try {
+      const plain = await this.#open(item);
+      list.challenges.push({
+        id: item.id,
+        context: item.context,
+        created_at: item.created_at,
+        expires_at: shownExpiry(item.expires_at, plain.exp),
+        number_matching: item.number_matching,
+      });
+      return true;
+    } catch (err) {
+      list.refused.push({ id: item.id, reason: message(err) });
+      return false;
+    }
   }
 
   /**

@@ -1,7 +1,7 @@
 // The device's live channel (GET /v1/device/connect): keeps a WebSocket open, reconnects with backoff,
-// and turns the server's small events into verified challenges. The socket only says "look": every
-// challenge is still fetched over the authenticated call and decrypted and checked before it is shown
-// or answered, exactly as `list` does.
+// and turns the server's events into verified challenges. A `challenge.created` event carries the
+// challenge as the listing would; it is decrypted and checked exactly as a listed one before it is
+// shown or answered. Without it (the catch-up `hello`, an older server) the device lists.
 import {
   type ChallengeResult,
   type Decision,
@@ -74,8 +74,8 @@ export async function watch(client: DeviceClient, opts: WatchOptions): Promise<"
   // Challenges are fetched and handled one at a time: a burst of events makes one listing each, never
   // two answers to the same challenge.
   let queue: Promise<void> = Promise.resolve();
-  const handle = (id: string) => {
-    queue = queue.then(() => handleChallenge(client, id, seen, opts)).catch(() => undefined);
+  const handle = (id: string, pushed?: unknown) => {
+    queue = queue.then(() => handleChallenge(client, id, pushed, seen, opts)).catch(() => undefined);
   };
 
   while (!opts.signal?.aborted) {
@@ -111,7 +111,7 @@ type Outcome = { kind: "revoked" } | { kind: "closed"; code: number; reason: str
 function connectOnce(
   client: DeviceClient,
   opts: WatchOptions,
-  handle: (id: string) => void,
+  handle: (id: string, pushed?: unknown) => void,
   onHello: () => void,
 ): Promise<Outcome> {
   return new Promise((resolve) => {
@@ -166,7 +166,7 @@ function connectOnce(
           if (typeof id === "string") handle(id);
         }
       } else if (msg.type === "challenge.created" && typeof msg.id === "string") {
-        handle(msg.id);
+        handle(msg.id, msg.challenge);
       } else if (msg.type === "device.revoked") {
         // The close (code 4001) follows, but can take seconds to arrive on a quiet socket: act now.
         finish({ kind: "revoked" });
@@ -199,16 +199,23 @@ async function tokenRefused(client: DeviceClient): Promise<boolean> {
   }
 }
 
+/** `pushed`: the entry the event carried, used when it is for this id; otherwise the device lists. */
 async function handleChallenge(
   client: DeviceClient,
   id: string,
+  pushed: unknown,
   seen: Set<string>,
   opts: WatchOptions,
 ): Promise<void> {
   if (seen.has(id)) return;
   let found: PendingChallenge | undefined;
   try {
-    const { challenges, refused } = await client.listChallenges();
+    let got = pushed === undefined ? null : await client.accept(pushed);
+    // Not about this id (malformed, or another challenge's entry): the listing decides.
+    if (!got || ![...got.challenges, ...got.refused].some((c) => c.id === id)) {
+      got = await client.listChallenges();
+    }
+    const { challenges, refused } = got;
     found = challenges.find((c) => c.id === id);
     const bad = refused.find((r) => r.id === id);
     if (bad) {
