@@ -813,8 +813,11 @@ async function roundTrip(ctx: Ctx): Promise<void> {
   await ctx.dev.stop();
   try {
     let users: User[] | null = null;
+    // Every build on the first one's port: the devices enrolled through it keep that origin.
+    let port: number | undefined;
     for (const v of variants) {
-      const d = await startDirect("service", ctx.stateDir, v.root, v.tag);
+      const d = await startDirect("service", ctx.stateDir, v.root, v.tag, port);
+      port ??= d.port;
       try {
         const api = new Api(d.baseUrl, ctx.apiKey);
         users ??= await enrollUsers(

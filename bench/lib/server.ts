@@ -132,6 +132,7 @@ export async function startDev(opts: DevOptions): Promise<Dev> {
 
 export interface Direct {
   baseUrl: string;
+  port: number;
   stop(): Promise<void>;
 }
 
@@ -145,9 +146,11 @@ export async function startDirect(
   stateDir?: string,
   root = REPO_ROOT,
   tag = "",
+  /** A fixed port: devices enrolled through one build must reach the next on the same origin. */
+  fixedPort?: number,
 ): Promise<Direct> {
   const { Miniflare } = await import("miniflare");
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const common = {
     host: "127.0.0.1",
     port,
@@ -208,6 +211,7 @@ export async function startDirect(
   const url = await mf.ready;
   return {
     baseUrl: url.origin.replace("localhost", "127.0.0.1"),
+    port: Number(url.port),
     stop: () => mf.dispose(),
   };
 }
