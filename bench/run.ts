@@ -649,7 +649,7 @@ interface Flow {
 
 /**
  * How the device learns of a challenge: it lists right after the POST returns (a poll that always hits),
- * or a watcher on its live channel (`watch` from packages/device) lists when the event arrives.
+ * or a watcher on its live channel (`watch` from packages/device) takes it from the event.
  */
 type RtMode = "poll" | "socket";
 
@@ -778,8 +778,9 @@ async function roundTrip(ctx: Ctx): Promise<void> {
     "Per flow: `POST /v1/challenges` → the device (packages/device: GET /v1/device/challenges, ECIES-P256 decrypt, " +
       "POST …/response) while the app waits on `GET /v1/challenges/{id}?wait=25` → that long-poll returns `approved`. " +
       "**poll**: the device lists the moment the POST returns (a poll that always finds it: the best case of polling). " +
-      "**socket**: the device runs `watch` on its live channel (`GET /v1/device/connect`) and lists when the " +
-      "`challenge.created` event arrives, as a phone with the app open does. " +
+      "**socket**: the device runs `watch` on its live channel (`GET /v1/device/connect`), as a phone with the app open does: " +
+      "the `challenge.created` event carries the device's entry, which it decrypts, checks and answers without listing " +
+      "(a server whose event carries no entry, such as a `--baseline` build from before that, is listed instead). " +
       `Each concurrent user has its own device and runs flows back to back; a level stops at ${P.rtFlows} flows or ${P.rtSeconds} s, whichever comes first. ` +
       "`wrangler dev` lines go through its proxy; `workerd direct` lines run the same bundle in Miniflare on the same state, " +
       "with their own users enrolled through it (a device talks to the origin it enrolled with).",
@@ -839,7 +840,7 @@ async function roundTrip(ctx: Ctx): Promise<void> {
   out();
   out(
     "device p50: poll, the device's two calls (list + answer) as it sees them; socket, from the POST's return to the device " +
-      "showing the challenge (event, list, decrypt; negative when the event came before the POST's answer).",
+      "showing the challenge (event, decrypt, and the listing where the event carried no entry; negative when the event came before the POST's answer).",
   );
 }
 

@@ -283,6 +283,9 @@ describe("reconnect and catch-up", () => {
     const { hello, inbox, ws } = await connect(device);
     expect(hello.pending.map((p: Json) => p.id).sort()).toEqual([c1.id, c2.id].sort());
     expect(hello.pending[0].expires_at).toMatch(/Z$/);
+    // Each entry as the device's listing shows it, so catching up needs no listing.
+    const listed = await call("GET", "/v1/device/challenges", { token: device.token });
+    expect(hello.pending).toEqual(listed.body.data);
 
     await answer(device, c1.id, "deny");
     ws.send(JSON.stringify({ type: "sync" }));

@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { pendingForDevice } from "../db/challenges";
 import type { Env } from "../env";
-import type { deviceChallengeJson } from "../routes/views";
+import { type deviceChallengeJson, pendingDeliveryJson } from "../routes/views";
 
 /**
  * What a device's socket receives. `challenge.created` carries the challenge exactly as the device's
@@ -26,11 +26,14 @@ export type ChannelEvent =
       answered_by: "this_device" | "another_device" | null;
     };
 
-/** Sent once per connection, and again on `{"type":"sync"}`: what this device may still answer. */
+/**
+ * Sent once per connection, and again on `{"type":"sync"}`: what this device may still answer, each
+ * entry as its listing shows it (so a reconnecting device catches up without listing).
+ */
 export interface HelloEvent {
   type: "hello";
   device_id: string;
-  pending: { id: string; expires_at: string }[];
+  pending: ReturnType<typeof pendingDeliveryJson>[];
 }
 
 /**
@@ -166,9 +169,11 @@ export class DeviceChannel extends DurableObject<Env> {
 
   /** The catch-up for this socket, or null (and the socket closed) if the device is no longer active. */
   async #hello(ws: WebSocket, a: Attachment): Promise<HelloEvent | null> {
-    const device = await this.env.DB.prepare("SELECT status FROM devices WHERE id = ?1 AND app_id = ?2")
+    const device = await this.env.DB.prepare(
+      "SELECT status, key_format FROM devices WHERE id = ?1 AND app_id = ?2",
+    )
       .bind(a.deviceId, a.appId)
-      .first<{ status: string }>();
+      .first<{ status: string; key_format: string }>();
     if (device?.status !== "active") {
       safeSend(ws, REVOKED_EVENT);
       safeClose(ws, CLOSE_REVOKED, "device revoked");
@@ -179,7 +184,7 @@ export class DeviceChannel extends DurableObject<Env> {
     return {
       type: "hello",
       device_id: a.deviceId,
-      pending: rows.map((r) => ({ id: r.id, expires_at: new Date(r.expires_at).toISOString() })),
+      pending: rows.map((r) => pendingDeliveryJson(r, device.key_format)),
     };
   }
 }

@@ -7,7 +7,7 @@ import { json, readJson } from "../http/body";
 import { conflict, deviceUnauthorized, notFound, Problem } from "../http/problem";
 import { clientIp, concurrently, type Handler, pathId } from "../http/request";
 import { deviceResponse } from "../schemas";
-import { challengeJson, deviceChallengeJson } from "./views";
+import { challengeJson, pendingDeliveryJson } from "./views";
 
 /** Pending challenges for the calling device, each with the ciphertext made for its key. */
 export const list: Handler = async (request, env) => {
@@ -18,17 +18,7 @@ export const list: Handler = async (request, env) => {
   await admitDevice(env, device.app_id, clientIp(request));
   return json({
     object: "list",
-    data: rows.map((r) =>
-      deviceChallengeJson({
-        id: r.id,
-        keyFormat: device.key_format,
-        ciphertext: r.ciphertext,
-        context: JSON.parse(r.context) as Record<string, unknown>,
-        numberMatching: r.number_matching === 1,
-        createdAt: r.created_at,
-        expiresAt: r.expires_at,
-      }),
-    ),
+    data: rows.map((r) => pendingDeliveryJson(r, device.key_format)),
   });
 };
 

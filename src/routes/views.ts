@@ -1,6 +1,6 @@
 import type { AuditRow } from "../db/audit";
 import { chainEvent } from "../db/auditChain";
-import type { ChallengeRow } from "../db/challenges";
+import type { ChallengeRow, PendingDelivery } from "../db/challenges";
 import type { DeviceSummary } from "../db/devices";
 import { type EnrollmentRow, enrollmentStatus } from "../db/enrollments";
 import { FRAUD_REASON } from "../db/pauses";
@@ -83,6 +83,19 @@ export function deviceChallengeJson(c: DeviceChallenge) {
     created_at: iso(c.createdAt),
     expires_at: iso(c.expiresAt),
   };
+}
+
+/** A pending delivery as read from D1 (the listing, the channel's hello), in its wire shape. */
+export function pendingDeliveryJson(row: PendingDelivery, keyFormat: string) {
+  return deviceChallengeJson({
+    id: row.id,
+    keyFormat,
+    ciphertext: row.ciphertext,
+    context: JSON.parse(row.context) as Record<string, unknown>,
+    numberMatching: row.number_matching === 1,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+  });
 }
 
 export function challengeRowView(row: ChallengeRow): ChallengeView {

@@ -196,44 +196,58 @@ describe("watch", () => {
     expect(failed).toMatchObject({ id: "chl_r_nm", error: expect.stringMatching(/needs the number/) });
   });
 
-  it("answers from the entry the event carries, without listing; refuses one that does not verify", async () => {
-    const events: WatchEvent[] = [];
+  it("answers from the entries hello and the event carry, without listing", async () => {
     const stop = new AbortController();
-    const { client, responses, listings } = fakeClient(new Set(["chl_e", "chl_t"]), async (socket) => {
-      socket.message({ type: "hello", device_id: "dev_test", pending: [] });
-      const entry = (id: string, ciphertext: string) => ({ id, ciphertext });
-      socket.message({ type: "challenge.created", id: "chl_e", challenge: entry("chl_e", "ok") });
-      socket.message({ type: "challenge.created", id: "chl_t", challenge: entry("chl_t", "tampered") });
+    const { client, responses, listings } = fakeClient(new Set(["chl_e", "chl_k"]), async (socket) => {
+      socket.message({ type: "hello", device_id: "dev_test", pending: [{ id: "chl_k", ciphertext: "ok" }] });
+      socket.message({
+        type: "challenge.created",
+        id: "chl_e",
+        challenge: { id: "chl_e", ciphertext: "ok" },
+      });
       await tick(20);
       stop.abort();
     });
-    await watch(client, { onEvent: (e) => events.push(e), decide: () => "approve", signal: stop.signal });
-    expect(responses).toEqual([{ id: "chl_e", decision: "approve" }]);
-    expect(listings()).toBe(0);
-    expect(events.filter((e) => e.event === "refused")).toEqual([
-      { event: "refused", id: "chl_t", reason: "ciphertext does not decrypt" },
+    await watch(client, { onEvent: () => undefined, decide: () => "approve", signal: stop.signal });
+    expect(responses).toEqual([
+      { id: "chl_k", decision: "approve" },
+      { id: "chl_e", decision: "approve" },
     ]);
+    expect(listings()).toBe(0);
   });
 
-  it("lists when the carried entry is about another challenge or not an entry at all", async () => {
+  it("lets the listing decide when the carried entry does not verify, is another's, or is missing", async () => {
+    const shown: string[] = [];
     const stop = new AbortController();
-    const { client, responses, listings } = fakeClient(new Set(["chl_f", "chl_h"]), async (socket) => {
-      socket.message({ type: "hello", device_id: "dev_test", pending: [] });
+    // chl_t's entry fails to decrypt and the listing does not have it: it is neither shown nor answered.
+    const pending = new Set(["chl_f", "chl_h", "chl_i", "chl_j"]);
+    const { client, responses, listings } = fakeClient(pending, async (socket) => {
+      socket.message({ type: "hello", device_id: "dev_test", pending: [{ id: "chl_j" }] }); // ids only
       socket.message({
         type: "challenge.created",
         id: "chl_f",
         challenge: { id: "chl_g", ciphertext: "ok" },
       });
       socket.message({ type: "challenge.created", id: "chl_h", challenge: "garbage" });
+      socket.message({ type: "challenge.created", id: "chl_i" });
+      socket.message({
+        type: "challenge.created",
+        id: "chl_t",
+        challenge: { id: "chl_t", ciphertext: "bad" },
+      });
       await tick(20);
       stop.abort();
     });
-    await watch(client, { onEvent: () => undefined, decide: () => "approve", signal: stop.signal });
-    expect(responses).toEqual([
-      { id: "chl_f", decision: "approve" },
-      { id: "chl_h", decision: "approve" },
-    ]);
-    expect(listings()).toBe(2);
+    await watch(client, {
+      onEvent: (e) => {
+        if (e.event === "challenge") shown.push(e.challenge.id);
+      },
+      decide: () => "approve",
+      signal: stop.signal,
+    });
+    expect(responses.map((r) => r.id)).toEqual(["chl_j", "chl_f", "chl_h", "chl_i"]);
+    expect(shown).toEqual(["chl_j", "chl_f", "chl_h", "chl_i"]);
+    expect(listings()).toBe(5);
   });
 
   it("without a decision only shows the challenge", async () => {

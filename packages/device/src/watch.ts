@@ -1,7 +1,7 @@
 // The device's live channel (GET /v1/device/connect): keeps a WebSocket open, reconnects with backoff,
-// and turns the server's events into verified challenges. A `challenge.created` event carries the
-// challenge as the listing would; it is decrypted and checked exactly as a listed one before it is
-// shown or answered. Without it (the catch-up `hello`, an older server) the device lists.
+// and turns the server's events into verified challenges. `challenge.created` and the catch-up `hello`
+// carry each challenge as the listing would; it is decrypted and checked exactly as a listed one before
+// it is shown or answered. Where that fails, or an older server sent ids only, the device lists.
 import {
   type ChallengeResult,
   type Decision,
@@ -163,7 +163,7 @@ function connectOnce(
         });
         for (const p of msg.pending) {
           const id = (p as { id?: unknown } | null)?.id;
-          if (typeof id === "string") handle(id);
+          if (typeof id === "string") handle(id, p);
         }
       } else if (msg.type === "challenge.created" && typeof msg.id === "string") {
         handle(msg.id, msg.challenge);
@@ -211,10 +211,9 @@ async function handleChallenge(
   let found: PendingChallenge | undefined;
   try {
     let got = pushed === undefined ? null : await client.accept(pushed);
-    // Not about this id (malformed, or another challenge's entry): the listing decides.
-    if (!got || ![...got.challenges, ...got.refused].some((c) => c.id === id)) {
-      got = await client.listChallenges();
-    }
+    // An entry that did not verify for this id (none, an older server's ids-only hello, malformed,
+    // another challenge's, or one that fails to decrypt): the authenticated listing decides.
+    if (!got?.challenges.some((c) => c.id === id)) got = await client.listChallenges();
     const { challenges, refused } = got;
     found = challenges.find((c) => c.id === id);
     const bad = refused.find((r) => r.id === id);
