@@ -87,9 +87,13 @@ export const conflict = (slug: string, title: string, detail: string, extra?: Re
   new Problem(409, slug, title, detail, extra ? { extra } : {});
 
 export const unavailable = () =>
-  new Problem(503, "unavailable", "Service unavailable", "The request could not be completed; retry it.", {
-    headers: { "Retry-After": "1" },
-  });
+  new Problem(
+    503,
+    "unavailable",
+    "Service unavailable",
+    "The request could not be completed right now; retry it after the Retry-After seconds.",
+    { headers: { "Retry-After": "1" } },
+  );
 
 export function problemResponse(problem: Problem): Response {
   return new Response(JSON.stringify(problem.body()), {
@@ -98,10 +102,29 @@ export function problemResponse(problem: Problem): Response {
   });
 }
 
+/**
+ * Whether an error is the platform saying "not now" rather than a fault of the request or of this code:
+ * a Durable Object overloaded, or reset or refused for memory (its SQLite storage out of memory: a
+ * workerd process caps the memory of all its objects' databases together, which one machine running
+ * everything locally reaches after some thousands of live challenges). Cloudflare marks such errors
+ * `overloaded` or `retryable`; the storage one is known by its message. The call did not complete and
+ * the same call a moment later may, so it is a 503 with Retry-After, not a 500.
+ */
+export function isTransientPlatformError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const flags = err as Error & { overloaded?: unknown; retryable?: unknown };
+  if (flags.overloaded === true || flags.retryable === true) return true;
+  return /SQLITE_NOMEM|exceeded its memory limit|Durable Object is overloaded/i.test(err.message);
+}
+
 /** The one place an unexpected error becomes a response: logged with its stack, answered blandly. */
 export function toErrorResponse(err: unknown, request?: Request): Response {
   if (err instanceof Problem) return problemResponse(err);
   const where = request ? `${request.method} ${new URL(request.url).pathname}` : "request";
+  if (isTransientPlatformError(err)) {
+    console.error(`platform busy in ${where}:`, err instanceof Error ? err.message : err);
+    return problemResponse(unavailable());
+  }
   console.error(`unhandled error in ${where}:`, err instanceof Error ? (err.stack ?? err.message) : err);
   return problemResponse(
     new Problem(500, "internal", "Internal error", "Something went wrong on our side; it has been logged."),
