@@ -106,6 +106,9 @@ const P = QUICK
       scaleLevels: [2_000],
       scaleDevices: 500,
       scaleSeconds: 1,
+      creationSettleMs: 0,
+      newObjectsPerLine: 200,
+      capacityMax: 300,
     }
   : {
       settleMs: 12_000,
@@ -124,6 +127,15 @@ const P = QUICK
       scaleLevels: [10_000, 100_000, 1_000_000],
       scaleDevices: 100_000,
       scaleSeconds: 5,
+      // Locally one workerd process holds a few thousand live SQLite-backed objects at once (the
+      // capacity line of section 1b measures it); an idle one leaves memory about 10 s after its last
+      // event. A creation line's objects (ttl 10 s: their expiry alarms wake them once more) must be
+      // gone before the next line starts, or that line measures the previous one's leftovers.
+      creationSettleMs: 25_000,
+      // The probe's new-object lines stop here, below that capacity (they create far faster than
+      // the service does).
+      newObjectsPerLine: 2_000,
+      capacityMax: 10_000,
     };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -249,6 +261,8 @@ async function endpointLoads(ctx: Ctx, base: string, suffix: string, direct: boo
       seconds: s,
     }),
   );
+  // Idle objects from the read lines (the 60 pending challenges' long-polls) are gone before creating.
+  await sleep(P.creationSettleMs);
   results.push(
     await measured(direct, {
       label: `POST /v1/challenges${suffix}`,
@@ -263,6 +277,8 @@ async function endpointLoads(ctx: Ctx, base: string, suffix: string, direct: boo
     }),
   );
   const rsaUsers = ctx.rsaUsers;
+  // The first creation line's objects (and their expiry alarms) are out of the way of the second.
+  if (rsaUsers.length) await sleep(P.creationSettleMs);
   if (rsaUsers.length)
     results.push(
       await measured(direct, {
@@ -531,13 +547,53 @@ const PROBES = [
 async function probeRows(base: string, direct: boolean): Promise<Measured[]> {
   const rows: Measured[] = [];
   for (const [label, p] of PROBES) {
+    const creates = p.startsWith("/new");
     rows.push(
-      await measured(direct, { label, url: `${base}${p}`, connections: P.connections, seconds: P.seconds }),
+      await measured(direct, {
+        label,
+        url: `${base}${p}`,
+        connections: P.connections,
+        seconds: P.seconds,
+        ...(creates && { maxRequests: P.newObjectsPerLine }),
+      }),
     );
     // Requests still queued when the load stopped would land in the next line: wait them out.
     await fetch(`${base}${p}`, { signal: AbortSignal.timeout(60_000) }).then((r) => r.arrayBuffer());
+    // …and the objects a line created leave memory before the next line.
+    if (creates) await sleep(P.creationSettleMs);
   }
   return rows;
+}
+
+/**
+ * How many new objects one workerd process holds before creating another fails, and how long after
+ * that the capacity comes back on its own: 20 at a time until the first 5xx (or capacityMax), then one
+ * new object a second until it succeeds again.
+ */
+async function probeCapacity(
+  base: string,
+): Promise<{ created: number; failed: string | null; backAfterS: number | null }> {
+  let created = 0;
+  let failed: string | null = null;
+  const started = Date.now();
+  while (failed === null && created < P.capacityMax && Date.now() - started < 120_000) {
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        fetch(`${base}/new`).then(async (r) => ({ status: r.status, body: await r.text() })),
+      ),
+    );
+    created += answers.filter((a) => a.status === 200).length;
+    const bad = answers.find((a) => a.status !== 200);
+    if (bad) failed = `${bad.status} ${bad.body.replace(/\s+/g, " ").slice(0, 120)}`;
+  }
+  if (failed === null) return { created, failed, backAfterS: null };
+  const t0 = Date.now();
+  while (Date.now() - t0 < 90_000) {
+    await sleep(1_000);
+    if ((await fetch(`${base}/new`)).status === 200)
+      return { created, failed, backAfterS: (Date.now() - t0) / 1000 };
+  }
+  return { created, failed, backAfterS: null };
 }
 
 /** Disk system calls per request of each probe, sequentially, straight against workerd (if strace can). */
@@ -631,7 +687,21 @@ async function doCost(ctx: Ctx): Promise<void> {
           `bench/do ${tag} ${r.label}: no 5xx, no socket errors${errorsSeen(r)}`,
         );
       // After the load, so the 50 long-lived objects exist.
-      if (tag.startsWith("workerd direct")) await probeSyscalls(ctx, probe.base);
+      if (tag.startsWith("workerd direct")) {
+        await probeSyscalls(ctx, probe.base);
+        await sleep(P.creationSettleMs);
+        const cap = await probeCapacity(probe.base);
+        out();
+        out(
+          cap.failed === null
+            ? `Capacity: ${cap.created.toLocaleString("en")} new objects created 20 at a time without a failure (the line stops there).`
+            : `Capacity: one workerd process held ${cap.created.toLocaleString("en")} new objects (created 20 at a time) before the next creation failed ` +
+                `(\`${cap.failed}\`); ` +
+                (cap.backAfterS === null
+                  ? "creating worked again only after more than 90 s."
+                  : `creating worked again ${fmt(cap.backAfterS, 0)} s later, once idle objects had left memory.`),
+        );
+      }
     } finally {
       await probe.close();
     }
@@ -1418,6 +1488,24 @@ function seed(ctx: Ctx, total: number, devices: number): { auditRows: number } {
   return { auditRows };
 }
 
+/**
+ * The scale levels count audit rows from 10 k up, so they get a service and state of their own: in a
+ * full run the other sections alone write more rows than the first level.
+ */
+async function scaleOnOwnState(main: Ctx): Promise<void> {
+  const own = await openService(main.tmp, "scale-state", 11, 0);
+  try {
+    await scale({ ...main, ...own });
+  } finally {
+    await own.dev.stop();
+  }
+  const fivexx = own.dev
+    .log()
+    .split("\n")
+    .filter((l) => /\b5\d\d\b/.test(l) && /\[wrangler:\w+\]/.test(l));
+  check(fivexx.length === 0, `the scale section's wrangler dev logged no 5xx answer (${fivexx.length})`);
+}
+
 async function scale(ctx: Ctx): Promise<void> {
   out();
   out("## 4. Scale");
@@ -1558,61 +1646,68 @@ async function scale(ctx: Ctx): Promise<void> {
 
 // ───────────────────────────── main ─────────────────────────────
 
+/**
+ * The service under `wrangler dev` on a state of its own (`<tmp>/<name>`): one application whose rate
+ * limits are raised out of the way, and users enrolled through the API with the reference device.
+ */
+async function openService(
+  tmp: string,
+  name: string,
+  nUsers: number,
+  nRsa: number,
+): Promise<Omit<Ctx, "tmp" | "floor"> & { enrollSeconds: number }> {
+  const stateDir = path.join(tmp, name);
+  mkdirSync(stateDir);
+  const app = await createApp(makeTarget({ persistTo: stateDir }), { name: "Bench Shop" });
+  const dev = await startDev({ config: "wrangler.toml", stateDir, logFile: path.join(tmp, `${name}.log`) });
+  const api = new Api(dev.baseUrl, app.api_key);
+  // The bench measures the service's ceiling, not the rate limits in front of it (the limiter call
+  // itself stays in every request's path and is measured with it).
+  await api.must("PATCH", "/v1/settings", {
+    limits: {
+      api_key_per_minute: 100_000,
+      user_challenges_per_minute: 100_000,
+      user_pending_challenges: 10_000,
+      device_wrong_answers_per_hour: 100_000,
+      device_ip_per_minute: 100_000,
+    },
+  });
+  const devices = path.join(tmp, `devices-${name}`);
+  const t0 = performance.now();
+  const users = await enrollUsers(api, devices, "bench-user", nUsers);
+  const half = Math.ceil(nRsa / 2);
+  const rsaUsers = [
+    ...(await enrollUsers(api, devices, "bench-rsa1", half, "rsa-oaep-sha1")),
+    ...(await enrollUsers(api, devices, "bench-rsa256", nRsa - half, "rsa-oaep-sha256")),
+  ];
+  return {
+    stateDir,
+    dev,
+    api,
+    appId: app.app_id,
+    apiKey: app.api_key,
+    users,
+    rsaUsers,
+    store: new DeviceStore(devices),
+    enrollSeconds: (performance.now() - t0) / 1000,
+  };
+}
+
 async function main(): Promise<void> {
   machine();
   const tmp = await mkdtemp(path.join(os.tmpdir(), "encrypxon-bench-"));
-  const stateDir = path.join(tmp, "state");
-  mkdirSync(stateDir);
   let dev: Dev | undefined;
   let floor: Dev | undefined;
   try {
-    const target = makeTarget({ persistTo: stateDir });
-    const app = await createApp(target, { name: "Bench Shop" });
-    dev = await startDev({ config: "wrangler.toml", stateDir, logFile: path.join(tmp, "wrangler.log") });
+    const own = await openService(tmp, "state", P.users, P.rsaUsers);
+    dev = own.dev;
     floor = await startDev({ config: "bench/floor/wrangler.toml", logFile: path.join(tmp, "floor.log") });
-    const api = new Api(dev.baseUrl, app.api_key);
-    // The bench measures the service's ceiling, not the rate limits in front of it (the limiter call
-    // itself stays in every request's path and is measured with it).
-    await api.must("PATCH", "/v1/settings", {
-      limits: {
-        api_key_per_minute: 100_000,
-        user_challenges_per_minute: 100_000,
-        user_pending_challenges: 10_000,
-        device_wrong_answers_per_hour: 100_000,
-        device_ip_per_minute: 100_000,
-      },
-    });
-    const store = new DeviceStore(path.join(tmp, "devices"));
-    const t0 = performance.now();
-    const users = await enrollUsers(api, path.join(tmp, "devices"), "bench-user", P.users);
-    const half = Math.ceil(P.rsaUsers / 2);
-    const rsaUsers = [
-      ...(await enrollUsers(api, path.join(tmp, "devices"), "bench-rsa1", half, "rsa-oaep-sha1")),
-      ...(await enrollUsers(
-        api,
-        path.join(tmp, "devices"),
-        "bench-rsa256",
-        P.rsaUsers - half,
-        "rsa-oaep-sha256",
-      )),
-    ];
     out(
-      `- seeded: 1 application, ${users.length} users each with an active ECIES-P256 device and ${rsaUsers.length} with an RSA-OAEP one ` +
-        `(SHA-1 and SHA-256, 2048 bits), enrolled through the API in ${fmt((performance.now() - t0) / 1000)} s`,
+      `- seeded: 1 application, ${own.users.length} users each with an active ECIES-P256 device and ${own.rsaUsers.length} with an RSA-OAEP one ` +
+        `(SHA-1 and SHA-256, 2048 bits), enrolled through the API in ${fmt(own.enrollSeconds)} s`,
     );
     // Direct mode serves on another origin: the devices follow the base URL they enrolled with, so keep it.
-    const ctx: Ctx = {
-      tmp,
-      stateDir,
-      dev,
-      floor,
-      api,
-      appId: app.app_id,
-      apiKey: app.api_key,
-      users,
-      rsaUsers,
-      store,
-    };
+    const ctx: Ctx = { ...own, tmp, floor };
     if (BASELINE) {
       const before = prepareBaseline(BASELINE.ref);
       variants = [before, CURRENT];
@@ -1626,7 +1721,7 @@ async function main(): Promise<void> {
       ["crypto", cryptoCost],
       ["load", sustained],
       ["faults", faults],
-      ["scale", scale],
+      ["scale", scaleOnOwnState],
     ];
     for (const [name, fn] of sections) {
       if (!want(name)) continue;

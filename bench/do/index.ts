@@ -58,7 +58,12 @@ export default {
     const name = pathname.startsWith("/new")
       ? crypto.randomUUID()
       : `shard-${Math.floor(Math.random() * 50)}`;
-    await env.PROBE.get(env.PROBE.idFromName(name)).touch(Date.now(), withD1);
+    try {
+      await env.PROBE.get(env.PROBE.idFromName(name)).touch(Date.now(), withD1);
+    } catch (err) {
+      // A bench Worker: the runtime's own words are what the report needs.
+      return new Response(err instanceof Error ? err.message : String(err), { status: 503 });
+    }
     return new Response("ok");
   },
 } satisfies ExportedHandler<Env>;

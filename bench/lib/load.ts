@@ -25,6 +25,8 @@ export interface LoadSpec {
   next?: () => { path?: string; body?: string; headers?: Record<string, string> };
   connections: number;
   seconds: number;
+  /** Stop after this many requests even before `seconds` are up. */
+  maxRequests?: number;
 }
 
 /** One autocannon run; bounded by `seconds` (and a request cap so it can never run away). */
@@ -40,7 +42,7 @@ export async function load(spec: LoadSpec): Promise<LoadResult> {
     url: spec.url,
     connections: spec.connections,
     duration: spec.seconds,
-    amount: undefined,
+    amount: spec.maxRequests,
     method: spec.method ?? "GET",
     headers: spec.headers ?? {},
     timeout: 30,
