@@ -17,10 +17,15 @@ describe("isTransientPlatformError", () => {
         new Error("Durable Object's isolate exceeded its memory limit and was reset."),
       ),
     ).toBe(true);
-    expect(isTransientPlatformError(new Error("Durable Object is overloaded. Too many requests queued."))).toBe(
+    expect(
+      isTransientPlatformError(new Error("Durable Object is overloaded. Too many requests queued.")),
+    ).toBe(true);
+    // How workerd shows JavaScript a failure inside the runtime (here: opening an object's database).
+    expect(isTransientPlatformError(new Error("internal error; reference = vsk3g75ifio214rvc9rmtur4"))).toBe(
       true,
     );
     expect(isTransientPlatformError(new Error("D1_ERROR: UNIQUE constraint failed"))).toBe(false);
+    expect(isTransientPlatformError(new Error("my internal error; reference = x y"))).toBe(false);
     expect(isTransientPlatformError(Object.assign(new Error("x"), { retryable: "yes" }))).toBe(false);
     expect(isTransientPlatformError(new Problem(400, "invalid-request", "Invalid", "no"))).toBe(false);
     expect(isTransientPlatformError("out of memory: SQLITE_NOMEM")).toBe(false);

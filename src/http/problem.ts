@@ -107,14 +107,19 @@ export function problemResponse(problem: Problem): Response {
  * a Durable Object overloaded, or reset or refused for memory (its SQLite storage out of memory: a
  * workerd process caps the memory of all its objects' databases together, which one machine running
  * everything locally reaches after some thousands of live challenges). Cloudflare marks such errors
- * `overloaded` or `retryable`; the storage one is known by its message. The call did not complete and
- * the same call a moment later may, so it is a 503 with Retry-After, not a 500.
+ * `overloaded` or `retryable`; the storage one is known by its message, or reaches JavaScript only as
+ * the runtime's own "internal error; reference = …" (a failure inside workerd, never one of this
+ * code's errors, which all carry their own words). The call did not complete and the same call a
+ * moment later may, so it is a 503 with Retry-After, not a 500.
  */
 export function isTransientPlatformError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const flags = err as Error & { overloaded?: unknown; retryable?: unknown };
   if (flags.overloaded === true || flags.retryable === true) return true;
-  return /SQLITE_NOMEM|exceeded its memory limit|Durable Object is overloaded/i.test(err.message);
+  return (
+    /SQLITE_NOMEM|exceeded its memory limit|Durable Object is overloaded/i.test(err.message) ||
+    /^internal error; reference = \w+$/.test(err.message)
+  );
 }
 
 /** The one place an unexpected error becomes a response: logged with its stack, answered blandly. */
