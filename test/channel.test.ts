@@ -148,6 +148,19 @@ describe("GET /v1/device/connect", () => {
   });
 });
 
+/** Alice's phone (ECIES) and tablet (RSA) both connected, and the challenge each was told about. */
+async function phoneAndTabletAnnounced() {
+  const app = await createApp();
+  const phone = await enrollDevice(app, "alice");
+  const tablet = await enrollDevice(app, "alice", "rsa-oaep-sha256");
+  const a = await connect(phone);
+  const b = await connect(tablet);
+  const created = await createChallenge(app.apiKey, "alice");
+  const forPhone = await a.inbox.next((m) => m.type === "challenge.created" && m.id === created.id);
+  const forTablet = await b.inbox.next((m) => m.type === "challenge.created" && m.id === created.id);
+  return { phone, tablet, a, b, created, forPhone, forTablet };
+}
+
 describe("live challenge events", () => {
   it("announces a new challenge at once, carrying the device's own entry of its listing", async () => {
     const app = await createApp();
@@ -168,14 +181,7 @@ describe("live challenge events", () => {
   });
 
   it("gives each device the ciphertext for its own key, answerable without listing", async () => {
-    const app = await createApp();
-    const phone = await enrollDevice(app, "alice");
-    const tablet = await enrollDevice(app, "alice", "rsa-oaep-sha256");
-    const a = await connect(phone);
-    const b = await connect(tablet);
-    const created = await createChallenge(app.apiKey, "alice");
-    const forPhone = await a.inbox.next((m) => m.type === "challenge.created" && m.id === created.id);
-    const forTablet = await b.inbox.next((m) => m.type === "challenge.created" && m.id === created.id);
+    const { phone, tablet, a, b, created, forPhone, forTablet } = await phoneAndTabletAnnounced();
     expect(forPhone.challenge.key_format).toBe("ecies-p256");
     expect(forTablet.challenge.key_format).toBe("rsa-oaep-sha256");
     expect(forPhone.challenge.ciphertext).not.toBe(forTablet.challenge.ciphertext);
@@ -198,14 +204,7 @@ describe("live challenge events", () => {
   });
 
   it("tells every device who answered: first answer wins, the others learn it is closed", async () => {
-    const app = await createApp();
-    const phone = await enrollDevice(app, "alice");
-    const tablet = await enrollDevice(app, "alice", "rsa-oaep-sha256");
-    const a = await connect(phone);
-    const b = await connect(tablet);
-    const created = await createChallenge(app.apiKey, "alice");
-    await a.inbox.next((m) => m.type === "challenge.created" && m.id === created.id);
-    await b.inbox.next((m) => m.type === "challenge.created" && m.id === created.id);
+    const { phone, tablet, a, b, created } = await phoneAndTabletAnnounced();
 
     const res = await answer(phone, created.id, "approve");
     expect(res.status).toBe(200);
